@@ -1,0 +1,161 @@
+"""The ``gan`` command line: Typer in front, Hydra behind.
+
+Heavy imports (torch, Hydra) happen inside the commands so that ``gan --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gan_cli.errors import GanError
+from gan_cli.report_error import print_error
+
+app = typer.Typer(
+    help="Train, sample and compare generative adversarial networks.\n\n"
+    "Examples:\n\n"
+    "  gan train                                   # DCGAN on MNIST, the defaults\n\n"
+    "  gan train model=mlp dataset=ring8           # any config group option or key\n\n"
+    "  gan train -m trick=none,ganhacks seed=0,1   # a sweep, one folder per job\n\n"
+    "  gan sample --ckpt outputs/DATE/TIME/checkpoints/last.pt -n 64\n\n"
+    "  gan list model",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+# Hydra's own flags that take a value, so their values are not mistaken for overrides.
+HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-dir", "-cd",
+                     "--config-path", "-cp", "--experimental-rerun", "--shell-completion", "-sc"}
+INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def split_hydra_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Separate overrides from Hydra flags (``--cfg job``, ``-cd DIR``, ``--info``...)."""
+    overrides, flags, i = [], {}, 0
+    while i < len(args):
+        arg = args[i]
+        if arg in HYDRA_VALUE_FLAGS and i + 1 < len(args):
+            flags[arg], i = args[i + 1], i + 2
+        elif arg in ("--info", "-i") and i + 1 < len(args) and args[i + 1] in INFO_VALUES:
+            flags[arg], i = args[i + 1], i + 2
+        elif arg.startswith("-"):
+            flags[arg], i = "", i + 1
+        else:
+            overrides.append(arg)
+            i += 1
+    return overrides, flags
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    multirun: bool = typer.Option(False, "--multirun", "-m", help="Sweep: one job per combination of comma-separated values."),
+) -> None:
+    """Train a GAN. Arguments are Hydra overrides of the config (see `gan list`).
+
+    Examples:
+
+      gan train                                     # dcgan, ns loss, mnist, no tricks
+
+      gan train model=mlp dataset=ring8 train.steps=2000
+
+      gan train +experiment=ring                    # a preset from conf/experiment
+
+      gan train trick=ganhacks trick.label_smoothing.real=0.8
+
+      gan train +trick.instance_noise.std=0.2       # add one trick
+
+      gan train -m trick=none,ganhacks train.steps=500
+
+      gan train -m hydra/launcher=joblib seed=0,1,2 # parallel local jobs (pip install 'gan-cli[joblib]')
+
+      gan train --cfg job model=mlp                 # print the composed config, train nothing
+
+      gan train -cd ~/my_conf model=my_model        # add your own config dir
+
+    Runs land in outputs/DATE/TIME (sweeps: outputs/multirun/DATE/TIME/N); Hydra's own
+    options: gan train --hydra-help.
+    """
+    from gan_cli.config import fresh_run_dir, validate
+
+    args = list(ctx.args)
+    overrides, flags = split_hydra_args(args)
+    if "--config-path" not in flags and "-cp" not in flags:
+        extra = tuple(d for d in (flags.get("--config-dir"), flags.get("-cd")) if d)
+        name = flags.get("--config-name") or flags.get("-cn") or "config"
+        validate(overrides, multirun, extra, name)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    if not any(o.startswith(key + "=") for o in overrides):
+        root = Path("outputs") / ("multirun" if multirun else "")
+        args.append(f"{key}={fresh_run_dir(root)}")
+    sys.argv = ["gan train", *(["--multirun"] if multirun else []), *args]
+    from gan_cli.train_task import main as hydra_main
+
+    hydra_main()
+
+
+@app.command()
+def sample(
+    ckpt: Path = typer.Option(..., "--ckpt", help="Checkpoint file (its config is inside it)."),
+    n: int = typer.Option(64, "-n", "--count", min=1, help="Number of samples."),
+    seed: int = typer.Option(0, help="Seed of the latent vectors."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output path [default: RUN/samples/sample_nN_seedS.*]."),
+    fmt: str = typer.Option("grid", "--format", "-f", help="grid: one PNG; npz: array 'images' N×C×H×W in [-1, 1]; png: a folder of PNGs."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+) -> None:
+    """Generate samples from a checkpoint.
+
+    Examples:
+
+      gan sample --ckpt outputs/2026-11-22/20-31-05/checkpoints/last.pt -n 64
+
+      gan sample --ckpt last.pt -n 10000 --format npz --out fakes.npz   # for FID tools
+
+      gan sample --ckpt last.pt -n 100 --format png --out fakes/ --seed 7
+    """
+    from gan_cli import sampling
+    from gan_cli.training_loop import pick_device
+
+    parts, _ = sampling.load_run(ckpt)
+    samples = sampling.draw(parts, n, seed, pick_device(device))
+    written = sampling.write(samples, out or sampling.default_output(ckpt, n, seed, fmt), fmt)
+    typer.echo(f"wrote {n} samples to {written}")
+
+
+@app.command("list")
+def list_options(
+    group: Optional[str] = typer.Argument(None, help="model, loss, dataset, trick or experiment; all when omitted."),
+) -> None:
+    """List the options of each config group with a one-line description.
+
+    Examples:
+
+      gan list
+
+      gan list trick
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from gan_cli.config import GROUPS, description, group_options
+    from gan_cli.registry import did_you_mean
+
+    if group is not None and group not in GROUPS:
+        raise GanError(f"unknown group '{group}'{did_you_mean(group, list(GROUPS))}; valid: {', '.join(GROUPS)}")
+    table = Table("group", "option", "description", box=None)
+    for g in [group] if group else GROUPS:
+        for option in group_options(g):
+            table.add_row(g, option, description(g, option))
+    Console().print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except GanError as err:
+        print_error(err)
+        sys.exit(2)

@@ -1,0 +1,41 @@
+"""Build a run's model, loss and tricks from its config: one path for train, sample and eval."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from gan_cli.losses.base import Loss
+from gan_cli.models.base import GAN
+from gan_cli.registry import LOSSES, META_KEYS, MODELS, TRICKS
+from gan_cli.tricks.base import TrickSet
+
+
+@dataclass
+class Components:
+    model: GAN
+    loss: Loss
+    tricks: TrickSet
+
+    def latent(self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> torch.Tensor:
+        """n latent vectors from the run's prior (Gaussian, reshaped by latent tricks)."""
+        z = torch.randn(n, self.model.z_dim, generator=generator)
+        return self.tricks.latent(z.to(device))
+
+
+def trick_configs(trick_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A trick set's YAML ({trick name: params}) as registry configs."""
+    return [{"name": name, **(params or {})} for name, params in trick_cfg.items() if name not in META_KEYS]
+
+
+def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:
+    """``cfg`` is the resolved run config as plain containers."""
+    model = MODELS.build(cfg["model"], data_shape=tuple(data_shape), num_classes=num_classes)
+    loss = LOSSES.build(cfg["loss"])
+    tricks = TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in trick_configs(cfg["trick"])])
+    tricks.check(model, loss)
+    tricks.wrap(model)
+    return Components(model, loss, tricks)

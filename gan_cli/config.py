@@ -1,0 +1,136 @@
+"""Where the config tree lives, and composing it with overrides checked up front.
+
+``gan train`` hands its arguments to Hydra (``train_task``), but first composes the config for
+every job here, so a typo'd key, an unknown group option or a missing required value is one
+clear line before any run folder is created.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from gan_cli.errors import GanError
+from gan_cli.registry import did_you_mean
+
+GROUPS = ("model", "loss", "dataset", "trick", "experiment")
+
+
+def config_dir() -> Path:
+    """``conf/`` ships inside the wheel as ``gan_cli/conf``; a source checkout has it at the top."""
+    packaged = Path(__file__).resolve().parent / "conf"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "conf"
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+def description(group: str, option: str) -> str:
+    """A YAML's ``description`` key, else its first comment line."""
+    path = config_dir() / group / f"{option}.yaml"
+    cfg = OmegaConf.load(path)
+    if isinstance(cfg, DictConfig) and "description" in cfg:
+        return str(cfg.description)
+    comments = [line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#")]
+    return next((c for c in comments if c and not c.startswith("@package")), "")
+
+
+def compose(overrides: list[str], extra_dirs: tuple[str, ...] = (), config_name: str = "config") -> DictConfig:
+    """The composed config for one job (Hydra's compose API); raises ``GanError`` on bad input."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
+    searchpath = [f"hydra.searchpath=[{','.join('file://' + str(Path(d).resolve()) for d in extra_dirs)}]"]
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return hydra_compose(config_name, overrides=overrides + (searchpath if extra_dirs else []))
+    except HydraException as err:
+        raise GanError(explain(err, overrides, extra_dirs, config_name)) from err
+
+
+def resolve(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain containers, interpolations resolved, the ``hydra`` node dropped."""
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise GanError(f"missing a value for {err.full_key} (set it on the command line: {err.full_key}=...)") from err
+    except OmegaConfBaseException as err:
+        raise GanError(f"bad config value at {getattr(err, 'full_key', '?')}: {str(err).splitlines()[0]}") from err
+    plain.pop("hydra", None)
+    return plain
+
+
+def _keys(node: Any, prefix: str = "") -> list[str]:
+    if not isinstance(node, dict):
+        return []
+    keys = []
+    for k, v in node.items():
+        keys.append(prefix + str(k))
+        keys += _keys(v, f"{prefix}{k}.")
+    return keys
+
+
+def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], config_name: str) -> str:
+    """Turn Hydra's multi-line composition errors into one line with a suggestion."""
+    text = str(err)
+    missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        options = group_options(group)
+        return f"unknown {group} '{option}'{did_you_mean(option, options)}; valid: {', '.join(options)}"
+    unknown = re.search(r"Could not override '([^']+)'", text)
+    if unknown and "not in struct" in str(err.__cause__ or ""):
+        key = unknown.group(1)
+        selections = [o for o in overrides if "=" in o and "." not in o.split("=")[0] and o[0] not in "+~"]
+        known = _keys(OmegaConf.to_container(compose(selections, extra_dirs, config_name)))
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; to add a new key use +{key}=..."
+        return f"unknown config key '{key}'{hint}"
+    if "Ambiguous value" in text:
+        return f"{text.splitlines()[0]} (sweeps need -m / --multirun)"
+    cause = f": {str(err.__cause__).splitlines()[0]}" if err.__cause__ else ""
+    return f"{text.strip().splitlines()[0]}{cause}"
+
+
+def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The override list of every job a (multi)run will launch."""
+    if not multirun:
+        return [overrides]
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise GanError(f"bad override: {str(err).strip().splitlines()[0]}") from err
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def validate(overrides: list[str], multirun: bool, extra_dirs: tuple[str, ...] = (), config_name: str = "config") -> int:
+    """Compose and resolve every job's config; returns the number of jobs."""
+    jobs = job_overrides(overrides, multirun)
+    for job in jobs:
+        resolve(compose(job, extra_dirs, config_name))
+    return len(jobs)
+
+
+def fresh_run_dir(root: Path) -> Path:
+    """``root/<date>/<time>``, suffixed -1, -2, ... when that folder exists, so two runs started
+    in the same second never share (and overwrite) a folder."""
+    now = datetime.now()
+    base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
+    candidate, n = base, 0
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate

@@ -1,0 +1,1 @@
+"""Datasets, one file each; every module registers its loader(s) in ``DATASETS``."""

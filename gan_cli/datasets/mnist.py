@@ -1,0 +1,101 @@
+"""MNIST handwritten digits (LeCun, Cortes & Burges), from the original IDX files.
+
+The package ships the official 10k test split (``gan_cli/assets/mnist``, CC BY-SA 3.0) so that
+``gan train`` works offline. The 60k training split is used when its files are in
+``<data.root>/mnist`` or can be downloaded there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan_cli.datasets.base import Data, to_resolution
+from gan_cli.datasets.download import fetch
+from gan_cli.errors import GanError
+from gan_cli.registry import DATASETS
+
+log = logging.getLogger(__name__)
+
+BUNDLED = Path(__file__).resolve().parent.parent / "assets" / "mnist"
+MIRRORS = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+]
+# The official files' checksums (also in gan_cli/assets/mnist/README.md).
+TRAIN_FILES = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+}
+TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse a (gzipped) IDX file: big-endian magic, dims as uint32, then uint8 data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:
+        raise GanError(f"cannot read {path}: {err}") from err
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08:
+        raise GanError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise GanError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {data.size}")
+    return data.reshape(dims)
+
+
+def _training_split(folder: Path, download: bool) -> tuple[Path, Path] | None:
+    """The 60k split's files, downloading them if allowed; None when they cannot be had."""
+    for name, checksum in TRAIN_FILES.items():
+        if (folder / name).exists() or not download:
+            continue
+        try:
+            fetch([m + name for m in MIRRORS], folder / name, checksum)
+        except GanError as err:
+            log.debug("MNIST download failed: %s", err)
+            return None
+    paths = tuple(folder / name for name in TRAIN_FILES)
+    return paths if all(p.exists() for p in paths) else None
+
+
+def load_idx_pair(images_path: Path, labels_path: Path, description: str, resolution: int) -> Data:
+    images = torch.from_numpy(read_idx(images_path).copy()).unsqueeze(1)
+    labels = torch.from_numpy(read_idx(labels_path).astype(np.int64))
+    if len(images) != len(labels):
+        raise GanError(f"{images_path} and {labels_path} disagree on the number of samples")
+    samples = to_resolution(images.float() / 127.5 - 1.0, resolution)
+    return Data(samples, labels, num_classes=10, description=description)
+
+
+@DATASETS.register("mnist")
+def mnist(
+    root: str,               # injected: the data directory (config key data.root)
+    resolution: int = 32,    # 28 is native; 32 pads by 2 pixels for power-of-two models
+    download: bool = True,   # fetch the 60k training split when it is missing
+    split: str = "auto",     # "auto": train if available else bundled test; "train"; "test"
+) -> Data:
+    folder = Path(root).expanduser() / "mnist"
+    if split not in ("auto", "train", "test"):
+        raise GanError(f"mnist split must be auto, train or test, got '{split}'")
+    if split != "test":
+        train = _training_split(folder, download)
+        if train is not None:
+            return load_idx_pair(*train, "MNIST train (60k)", resolution)
+        if split == "train":
+            raise GanError(
+                f"the MNIST training split is not in {folder} and could not be downloaded; "
+                f"put {' and '.join(TRAIN_FILES)} there"
+            )
+        log.warning(
+            "MNIST training split not found in %s and not downloadable: "
+            "training on the bundled 10k test split", folder
+        )
+    return load_idx_pair(*(BUNDLED / name for name in TEST_FILES), "MNIST test (10k, bundled)", resolution)

@@ -1,0 +1,1 @@
+"""GAN objectives, one file each; every module registers its loss in ``LOSSES``."""

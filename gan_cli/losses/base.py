@@ -1,0 +1,36 @@
+"""The interface every GAN objective implements."""
+
+from __future__ import annotations
+
+import torch
+
+
+class Loss:
+    """A pair of functions on raw discriminator outputs: one for D, one for G.
+
+    ``real_target``/``fake_target`` are tensors shaped like D's output (1 and 0 unless a trick
+    such as label smoothing changes them); losses without targets ignore them and set
+    ``uses_targets = False`` so such tricks can refuse to combine with them.
+    """
+
+    uses_targets = True
+
+    def d_loss(
+        self,
+        real_out: torch.Tensor,
+        fake_out: torch.Tensor,
+        real_target: torch.Tensor,
+        fake_target: torch.Tensor,
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake_out: torch.Tensor, real_out: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def d_output(self, out: torch.Tensor) -> torch.Tensor:
+        """What to log as D(x): a probability for classifier losses, the raw score otherwise."""
+        return out
+
+    def implied_tricks(self) -> list:
+        """Tricks that are part of the objective itself (weight clipping, gradient penalty)."""
+        return []

@@ -1,0 +1,52 @@
+"""The original fully-connected GAN.
+
+Goodfellow et al. 2014, "Generative Adversarial Nets", arXiv:1406.2661: a multilayer
+perceptron generator maps noise to data, a multilayer perceptron discriminator scores it.
+Works on any data shape (images are flattened), so it is also the model for 2-D toy mixtures.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from gan_cli.models.base import GAN
+from gan_cli.registry import MODELS
+
+
+def _mlp(sizes: list[int], activation: type[nn.Module]) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+        layers += [nn.Linear(n_in, n_out), activation()]
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return layers
+
+
+class LeakyReLU02(nn.LeakyReLU):
+    def __init__(self) -> None:
+        super().__init__(0.2)
+
+
+@MODELS.register("mlp")
+class MLPGAN(GAN):
+    def __init__(
+        self,
+        data_shape: tuple[int, ...],  # injected from the dataset
+        z_dim: int = 64,              # latent size
+        hidden: int = 256,            # width of every hidden layer (G and D)
+        depth: int = 3,               # hidden layers per network
+    ):
+        super().__init__()
+        self.z_dim = z_dim
+        self.data_shape = tuple(data_shape)
+        n_out = math.prod(self.data_shape)
+        is_image = len(self.data_shape) == 3
+        g_layers = _mlp([z_dim] + [hidden] * depth + [n_out], nn.ReLU)
+        # Images live in [-1, 1]; points of a toy mixture are unbounded.
+        if is_image:
+            g_layers.append(nn.Tanh())
+        self.generator = nn.Sequential(*g_layers, nn.Unflatten(1, self.data_shape))
+        self.discriminator = nn.Sequential(
+            nn.Flatten(), *_mlp([n_out] + [hidden] * depth + [1], LeakyReLU02), nn.Flatten(0)
+        )

@@ -1,0 +1,91 @@
+"""Name -> class registries: the one way gan-cli builds objects from config.
+
+A YAML in ``conf/<group>/`` names a registered class with its ``name`` key; the remaining keys
+are that class's constructor arguments (the constructor is the schema). Values that come from
+the data (shape, label count) are injected by the caller, never written in YAML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gan_cli.errors import GanError
+
+# Keys every YAML may carry that are not constructor arguments.
+META_KEYS = ("name", "description")
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class Registry:
+    def __init__(self, group: str, package: str):
+        self.group = group
+        self.package = package  # sub-package whose modules register into this registry
+        self._classes: dict[str, type] = {}
+        self._loaded = False
+
+    def register(self, name: str) -> Callable[[type], type]:
+        def add(cls: type) -> type:
+            if name in self._classes:
+                raise ValueError(f"{self.group} '{name}' is registered twice")
+            self._classes[name] = cls
+            return cls
+
+        return add
+
+    def _load(self) -> None:
+        # Importing every module of the package runs its @register decorators, so a new
+        # file is picked up without editing any list.
+        if self._loaded:
+            return
+        package = importlib.import_module(self.package)
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{self.package}.{info.name}")
+        self._loaded = True
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._classes)
+
+    def get(self, name: str) -> type:
+        self._load()
+        if name not in self._classes:
+            valid = ", ".join(self.names())
+            raise GanError(
+                f"unknown {self.group} '{name}'{did_you_mean(name, self.names())}; valid: {valid}"
+            )
+        return self._classes[name]
+
+    def build(self, cfg: Mapping[str, Any], **injected: Any) -> Any:
+        """Call ``cfg['name']``'s constructor with the other keys, checked against its signature.
+
+        ``injected`` are values the caller knows (data shape, label count, data root); each goes
+        to the constructor only when its signature names it.
+        """
+        cls = self.get(cfg["name"])
+        params = {k: v for k, v in cfg.items() if k not in META_KEYS}
+        signature = inspect.signature(cls).parameters
+        # Injected values go only to constructors that ask for them (a toy mixture has no root).
+        injected = {k: v for k, v in injected.items() if k in signature}
+        accepted = [p for p in signature if p not in injected]
+        for key in params:
+            if key not in accepted:
+                raise GanError(
+                    f"{self.group} '{cfg['name']}' has no parameter '{key}'"
+                    f"{did_you_mean(key, accepted)}; valid: {', '.join(accepted)}"
+                )
+        return cls(**params, **injected)
+
+
+MODELS = Registry("model", "gan_cli.models")
+LOSSES = Registry("loss", "gan_cli.losses")
+DATASETS = Registry("dataset", "gan_cli.datasets")
+TRICKS = Registry("trick", "gan_cli.tricks")

@@ -1,0 +1,66 @@
+"""One training step of a GAN: the D update(s), then the G update.
+
+This is where losses and tricks meet the networks. Tricks act only through ``TrickSet``'s
+hook points, so nothing here knows which tricks are on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from gan_cli.losses.base import Loss
+from gan_cli.tricks.base import TrickSet
+
+
+class AdversarialStep:
+    """``n_critic`` discriminator updates on fresh real batches, then one generator update."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: Loss,
+        tricks: TrickSet,
+        g_optimizer: torch.optim.Optimizer,
+        d_optimizer: torch.optim.Optimizer,
+        latent: Callable[[int], torch.Tensor],
+    ):
+        self.model = model
+        self.loss = loss
+        self.tricks = tricks
+        self.g_opt = g_optimizer
+        self.d_opt = d_optimizer
+        self.latent = latent  # n -> a batch of latent vectors from the (trick-shaped) prior
+
+    def __call__(self, step: int, next_batch: Callable[[], torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Run one step; returns detached scalars (no host sync: the caller reads them rarely)."""
+        G, D, tricks, loss = self.model.generator, self.model.discriminator, self.tricks, self.loss
+        tricks.on_step(step)
+        for _ in range(tricks.d_steps):
+            real = next_batch()
+            with torch.no_grad():
+                fake = G(self.latent(len(real)))
+            real_in, fake_in = tricks.d_input(real), tricks.d_input(fake)
+            real_out, fake_out = D(real_in), D(fake_in)
+            real_target, fake_target = tricks.targets(real_out, fake_out)
+            d_loss = loss.d_loss(real_out, fake_out, real_target, fake_target)
+            d_loss = d_loss + tricks.d_penalty(D, real_in, fake_in)
+            self.d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_opt.step()
+            tricks.after_d_step(self.model)
+
+        fake_out_g = D(tricks.d_input(G(self.latent(len(real)))))
+        g_loss = loss.g_loss(fake_out_g, real_out.detach())
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+        tricks.after_g_step(self.model)
+        return {
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "d_real": loss.d_output(real_out.detach()).mean(),
+            "d_fake": loss.d_output(fake_out.detach()).mean(),
+        }

@@ -1,0 +1,1 @@
+"""Training tricks, one file each; every module registers its trick in ``TRICKS``."""

@@ -1,0 +1,32 @@
+"""One-sided label smoothing.
+
+Salimans et al. 2016, "Improved Techniques for Training GANs", arXiv:1606.03498, section 3.4:
+replace D's real target 1 with e.g. 0.9 so D cannot grow over-confident; fake targets stay 0
+(smoothing them would reward fakes where the data has no mass).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gan_cli.errors import GanError
+from gan_cli.registry import TRICKS
+from gan_cli.tricks.base import Trick
+
+
+@TRICKS.register("label_smoothing")
+class LabelSmoothing(Trick):
+    def __init__(self, real: float = 0.9):  # D's target for real samples
+        if not 0.0 < real <= 1.0:
+            raise GanError(f"label_smoothing.real must be in (0, 1], got {real}")
+        self.real = real
+
+    def check(self, model, loss) -> None:
+        if not loss.uses_targets:
+            raise GanError(
+                f"label_smoothing needs a loss with targets (minimax, ns, lsgan); "
+                f"'{type(loss).__name__}' has none"
+            )
+
+    def targets(self, real_target: torch.Tensor, fake_target: torch.Tensor):
+        return real_target * self.real, fake_target
