@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +42,9 @@ def load(path: str | Path) -> dict[str, Any]:
         raise GanError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise GanError(f"{path} holds objects other than tensors and plain data; refusing to load it ({str(err).splitlines()[0]})") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+    except Exception as err:  # foreign bytes raise many types (KeyError, EOFError, ...)
+        if isinstance(err, pickle.UnpicklingError) and "Weights only load failed" in str(err):
+            raise GanError(f"{path} holds objects other than tensors and plain data; refusing to load it") from err
         raise GanError(f"{path} is not a readable gan-cli checkpoint (truncated or not a checkpoint)") from err
     if not isinstance(state, dict) or any(key not in state for key in REQUIRED):
         raise GanError(f"{path} is not a gan-cli checkpoint")

@@ -81,6 +81,8 @@ def _keys(node: Any, prefix: str = "") -> list[str]:
 
 def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], config_name: str) -> str:
     """Turn Hydra's multi-line composition errors into one line with a suggestion."""
+    from hydra.errors import OverrideParseException
+
     text = str(err)
     missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
     if missing:
@@ -90,11 +92,16 @@ def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], c
     unknown = re.search(r"Could not override '([^']+)'", text)
     if unknown and "not in struct" in str(err.__cause__ or ""):
         key = unknown.group(1)
-        selections = [o for o in overrides if "=" in o and "." not in o.split("=")[0] and o[0] not in "+~"]
-        known = _keys(OmegaConf.to_container(compose(selections, extra_dirs, config_name)))
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f"; to add a new key use +{key}=..."
-        return f"unknown config key '{key}'{hint}"
+        parent, _, leaf = key.rpartition(".")
+        selections = [o for o in overrides if re.fullmatch(r"[\w/]+=[^=]*", o) and o.split("=")[0] != key]
+        config = OmegaConf.to_container(compose(selections, extra_dirs, config_name))
+        siblings = [k for k in _keys(config) if k.rpartition(".")[0] == parent]
+        close = difflib.get_close_matches(key, siblings, n=1)
+        if close:
+            return f"unknown config key '{key}' (did you mean '{close[0]}'?)"
+        return f"unknown config key '{key}'; to add a new key use +{key}=..."
+    if isinstance(err, OverrideParseException):
+        return f"bad override syntax: {text.strip().splitlines()[0]}"
     if "Ambiguous value" in text:
         return f"{text.splitlines()[0]} (sweeps need -m / --multirun)"
     cause = f": {str(err.__cause__).splitlines()[0]}" if err.__cause__ else ""

@@ -1,0 +1,56 @@
+"""Shared helpers: compose the real configs, shrunk to CPU-sized runs in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_cli.config import compose, resolve
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A few seconds on a CPU: tiny networks, a handful of steps, every artefact written.
+TINY = [
+    "train.steps=4",
+    "train.batch_size=8",
+    "log.every=2",
+    "log.progress=false",
+    "sample.every=2",
+    "sample.n=4",
+    "checkpoint.every=2",
+    "device=cpu",
+]
+TINY_MODELS = {
+    "dcgan": ["model.z_dim=8", "model.g_channels=4", "model.d_channels=4"],
+    "mlp": ["model.z_dim=8", "model.hidden=16", "model.depth=1"],
+}
+TINY_DATASETS = {
+    "mnist": ["dataset.resolution=16", "dataset.download=false"],
+    "ring8": ["dataset.n=512"],
+    "grid25": ["dataset.n=512"],
+}
+
+
+def tiny_config(tmp_path: Path, *overrides: str) -> dict:
+    """The resolved config for ``overrides``, shrunk to a CPU-sized run, data root in tmp."""
+    chosen = dict(o.split("=", 1) for o in overrides if o.split("=")[0] in ("model", "dataset"))
+    shrink = TINY + TINY_MODELS.get(chosen.get("model", "dcgan"), []) + TINY_DATASETS.get(chosen.get("dataset", "mnist"), [])
+    return resolve(compose([*overrides, *shrink, f"data.root={tmp_path / 'data'}"]))
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    torch.manual_seed(0)
+
+
+def run_gan(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    """The ``gan`` program as a user runs it, in its own process."""
+    env = {**os.environ, "GAN_DATA": str(cwd / "data"), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "gan_cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

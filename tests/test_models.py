@@ -1,0 +1,67 @@
+"""The contract every model family meets: shapes, a train step that moves weights, state round trip."""
+
+import pytest
+import torch
+
+from gan_cli import components
+from gan_cli.config import group_options
+from gan_cli.datasets.base import Batches, Data
+from gan_cli.errors import GanError
+from gan_cli.registry import MODELS
+from tests.conftest import tiny_config
+
+SHAPES = {"dcgan": [(1, 16, 16), (3, 32, 32)], "mlp": [(2,), (1, 16, 16)]}
+
+
+def test_every_model_option_is_covered_here():
+    assert sorted(SHAPES) == group_options("model")
+
+
+def cases():
+    return [(m, s) for m in group_options("model") for s in SHAPES[m]]
+
+
+@pytest.mark.parametrize("model_name,shape", cases())
+def test_generator_and_discriminator_shapes(model_name, shape, tmp_path):
+    parts = components.build(tiny_config(tmp_path, f"model={model_name}"), shape, 0)
+    fake = parts.model.generate(parts.latent(5))
+    assert fake.shape == (5, *shape)
+    if len(shape) == 3:
+        assert fake.min() >= -1 and fake.max() <= 1
+    assert parts.model.discriminator(fake).shape == (5,)
+
+
+@pytest.mark.parametrize("model_name,shape", cases())
+def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, shape, tmp_path):
+    cfg = tiny_config(tmp_path, f"model={model_name}")
+    parts = components.build(cfg, shape, 0)
+    model = parts.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    g_opt = torch.optim.Adam(model.generator.parameters(), lr=1e-3)
+    d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
+    step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
+    scalars = step(1, Batches(Data(torch.rand(16, *shape) * 2 - 1), 8, seed=0))
+    assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(torch.isfinite(v) for v in scalars.values())
+    for net in ("generator", "discriminator"):
+        moved = [k for k, v in model.state_dict().items() if k.startswith(net) and v.is_floating_point() and not torch.equal(v, before[k])]
+        assert moved, f"{net} did not change"
+
+    rebuilt = components.build(cfg, shape, 0).model
+    rebuilt.load_state_dict(model.state_dict())
+    z = parts.latent(3)
+    model.eval(), rebuilt.eval()
+    assert torch.equal(model.generate(z), rebuilt.generate(z))
+
+
+def test_dcgan_refuses_shapes_it_cannot_make():
+    with pytest.raises(GanError, match="power-of-two"):
+        MODELS.build({"name": "dcgan"}, data_shape=(1, 28, 28))
+    with pytest.raises(GanError, match="square images"):
+        MODELS.build({"name": "dcgan"}, data_shape=(2,))
+
+
+def test_dcgan_doubles_from_4x4_to_the_resolution():
+    model = MODELS.build({"name": "dcgan", "g_channels": 8, "d_channels": 8}, data_shape=(3, 64, 64))
+    convs = [m for m in model.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [c.out_channels for c in convs] == [64, 32, 16, 8, 3]
