@@ -44,8 +44,9 @@ def bare_loop(cfg: dict, data: torch.Tensor, steps: int) -> float:
         with torch.no_grad():
             fake = G(torch.randn(bs, model.z_dim, device=data.device))
         real_out, fake_out = D(real), D(fake)
-        d_loss = F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out)) + \
-            F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
+        d_loss = F.binary_cross_entropy_with_logits(
+            real_out, torch.ones_like(real_out)
+        ) + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
@@ -66,7 +67,9 @@ def trainer_loop(cfg: dict, steps: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("overrides", nargs="*", help="config overrides, as for gan train")
@@ -80,10 +83,16 @@ def main() -> None:
         ours.append(trainer_loop(cfg, args.steps))
     images = args.steps * cfg["train"]["batch_size"]
     b, o = statistics.median(bare), statistics.median(ours)
-    print(f"device {data.device}, torch threads {torch.get_num_threads()}, batch {cfg['train']['batch_size']}, "
-          f"{args.steps} steps x {args.repeats} repeats")
-    print(f"bare PyTorch loop : {b:7.2f} s  {images / b:8.1f} img/s  (runs: {', '.join(f'{x:.2f}' for x in bare)})")
-    print(f"gan-cli trainer   : {o:7.2f} s  {images / o:8.1f} img/s  (runs: {', '.join(f'{x:.2f}' for x in ours)})")
+    print(
+        f"device {data.device}, torch threads {torch.get_num_threads()}, batch {cfg['train']['batch_size']}, "
+        f"{args.steps} steps x {args.repeats} repeats"
+    )
+    print(
+        f"bare PyTorch loop : {b:7.2f} s  {images / b:8.1f} img/s  (runs: {', '.join(f'{x:.2f}' for x in bare)})"
+    )
+    print(
+        f"gan-cli trainer   : {o:7.2f} s  {images / o:8.1f} img/s  (runs: {', '.join(f'{x:.2f}' for x in ours)})"
+    )
     print(f"trainer overhead  : {100 * (o / b - 1):+6.1f} %")
 
 

@@ -44,8 +44,12 @@ def load(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # foreign bytes raise many types (KeyError, EOFError, ...)
         if isinstance(err, pickle.UnpicklingError) and "Weights only load failed" in str(err):
-            raise GanError(f"{path} holds objects other than tensors and plain data; refusing to load it") from err
-        raise GanError(f"{path} is not a readable gan-cli checkpoint (truncated or not a checkpoint)") from err
+            raise GanError(
+                f"{path} holds objects other than tensors and plain data; refusing to load it"
+            ) from err
+        raise GanError(
+            f"{path} is not a readable gan-cli checkpoint (truncated or not a checkpoint)"
+        ) from err
     if not isinstance(state, dict) or any(key not in state for key in REQUIRED):
         raise GanError(f"{path} is not a gan-cli checkpoint")
     if state["format_version"] > FORMAT_VERSION:
@@ -61,4 +65,6 @@ def load_weights(module: torch.nn.Module, weights: dict, what: str, path: str | 
     try:
         module.load_state_dict(weights)
     except RuntimeError as err:
-        raise GanError(f"{path}: the {what} weights do not fit the model in its config ({str(err).splitlines()[0]})") from err
+        raise GanError(
+            f"{path}: the {what} weights do not fit the model in its config ({str(err).splitlines()[0]})"
+        ) from err

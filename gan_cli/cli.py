@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -28,8 +28,21 @@ app = typer.Typer(
 )
 
 # Hydra's own flags that take a value, so their values are not mistaken for overrides.
-HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-dir", "-cd",
-                     "--config-path", "-cp", "--experimental-rerun", "--shell-completion", "-sc"}
+HYDRA_VALUE_FLAGS = {
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--config-path",
+    "-cp",
+    "--experimental-rerun",
+    "--shell-completion",
+    "-sc",
+}
 INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 
 
@@ -53,7 +66,10 @@ def split_hydra_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train(
     ctx: typer.Context,
-    multirun: bool = typer.Option(False, "--multirun", "-m", help="Sweep: one job per combination of comma-separated values."),
+    multirun: Annotated[
+        bool,
+        typer.Option("--multirun", "-m", help="Sweep: one job per combination of comma-separated values."),
+    ] = False,
 ) -> None:
     """Train a GAN. Arguments are Hydra overrides of the config (see `gan list`).
 
@@ -71,7 +87,7 @@ def train(
 
       gan train -m trick=none,ganhacks train.steps=500
 
-      gan train -m hydra/launcher=joblib seed=0,1,2 # parallel local jobs (pip install 'gan-cli[joblib]')
+      gan train -m hydra/launcher=joblib seed=0,1,2 # parallel local jobs (pip install 'gan-cli\\[joblib]')
 
       gan train --cfg job model=mlp                 # print the composed config, train nothing
 
@@ -100,12 +116,22 @@ def train(
 
 @app.command()
 def sample(
-    ckpt: Path = typer.Option(..., "--ckpt", help="Checkpoint file (its config is inside it)."),
-    n: int = typer.Option(64, "-n", "--count", min=1, help="Number of samples."),
-    seed: int = typer.Option(0, help="Seed of the latent vectors."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output path [default: RUN/samples/sample_nN_seedS.*]."),
-    fmt: str = typer.Option("grid", "--format", "-f", help="grid: one PNG; npz: array 'images' N×C×H×W in [-1, 1]; png: a folder of PNGs."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="Checkpoint file (its config is inside it).")],
+    n: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of samples.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the latent vectors.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output path \\[default: RUN/samples/sample_nN_seedS.*]."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="grid: one PNG; npz: array 'images' N×C×H×W in [-1, 1]; png: a folder of PNGs.",
+        ),
+    ] = "grid",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
 ) -> None:
     """Generate samples from a checkpoint.
 
@@ -120,15 +146,17 @@ def sample(
     from gan_cli import sampling
     from gan_cli.training_loop import pick_device
 
+    target = sampling.output_path(ckpt, out, n, seed, fmt)
     parts, _ = sampling.load_run(ckpt)
-    samples = sampling.draw(parts, n, seed, pick_device(device))
-    written = sampling.write(samples, out or sampling.default_output(ckpt, n, seed, fmt), fmt)
-    typer.echo(f"wrote {n} samples to {written}")
+    sampling.write(sampling.draw(parts, n, seed, pick_device(device)), target, fmt)
+    typer.echo(f"wrote {n} samples to {target}")
 
 
 @app.command("list")
 def list_options(
-    group: Optional[str] = typer.Argument(None, help="model, loss, dataset, trick or experiment; all when omitted."),
+    group: Annotated[
+        str | None, typer.Argument(help="model, loss, dataset, trick or experiment; all when omitted.")
+    ] = None,
 ) -> None:
     """List the options of each config group with a one-line description.
 
@@ -145,7 +173,9 @@ def list_options(
     from gan_cli.registry import did_you_mean
 
     if group is not None and group not in GROUPS:
-        raise GanError(f"unknown group '{group}'{did_you_mean(group, list(GROUPS))}; valid: {', '.join(GROUPS)}")
+        raise GanError(
+            f"unknown group '{group}'{did_you_mean(group, list(GROUPS))}; valid: {', '.join(GROUPS)}"
+        )
     table = Table("group", "option", "description", box=None)
     for g in [group] if group else GROUPS:
         for option in group_options(g):
@@ -159,3 +189,6 @@ def main() -> None:
     except GanError as err:
         print_error(err)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print_error(KeyboardInterrupt("interrupted"))
+        sys.exit(130)

@@ -20,7 +20,9 @@ class Components:
     loss: Loss
     tricks: TrickSet
 
-    def latent(self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> torch.Tensor:
+    def latent(
+        self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """n latent vectors from the run's prior (Gaussian, reshaped by latent tricks)."""
         z = torch.randn(n, self.model.z_dim, generator=generator)
         return self.tricks.latent(z.to(device))

@@ -41,7 +41,9 @@ def description(group: str, option: str) -> str:
     return next((c for c in comments if c and not c.startswith("@package")), "")
 
 
-def compose(overrides: list[str], extra_dirs: tuple[str, ...] = (), config_name: str = "config") -> DictConfig:
+def compose(
+    overrides: list[str], extra_dirs: tuple[str, ...] = (), config_name: str = "config"
+) -> DictConfig:
     """The composed config for one job (Hydra's compose API); raises ``GanError`` on bad input."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -62,9 +64,13 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
     try:
         plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as err:
-        raise GanError(f"missing a value for {err.full_key} (set it on the command line: {err.full_key}=...)") from err
+        raise GanError(
+            f"missing a value for {err.full_key} (set it on the command line: {err.full_key}=...)"
+        ) from err
     except OmegaConfBaseException as err:
-        raise GanError(f"bad config value at {getattr(err, 'full_key', '?')}: {str(err).splitlines()[0]}") from err
+        raise GanError(
+            f"bad config value at {getattr(err, 'full_key', '?')}: {str(err).splitlines()[0]}"
+        ) from err
     plain.pop("hydra", None)
     return plain
 
@@ -123,7 +129,9 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
-def validate(overrides: list[str], multirun: bool, extra_dirs: tuple[str, ...] = (), config_name: str = "config") -> int:
+def validate(
+    overrides: list[str], multirun: bool, extra_dirs: tuple[str, ...] = (), config_name: str = "config"
+) -> int:
     """Compose and resolve every job's config; returns the number of jobs."""
     jobs = job_overrides(overrides, multirun)
     for job in jobs:

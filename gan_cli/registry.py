@@ -59,9 +59,7 @@ class Registry:
         self._load()
         if name not in self._classes:
             valid = ", ".join(self.names())
-            raise GanError(
-                f"unknown {self.group} '{name}'{did_you_mean(name, self.names())}; valid: {valid}"
-            )
+            raise GanError(f"unknown {self.group} '{name}'{did_you_mean(name, self.names())}; valid: {valid}")
         return self._classes[name]
 
     def build(self, cfg: Mapping[str, Any], **injected: Any) -> Any:

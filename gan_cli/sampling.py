@@ -28,29 +28,37 @@ def load_run(path: str | Path) -> tuple[components.Components, dict]:
     return parts, state
 
 
-def default_output(ckpt: Path, n: int, seed: int, fmt: str) -> Path:
-    """``<run dir>/samples/sample_n<N>_seed<S>.<ext>`` for a checkpoint inside a run folder."""
-    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
-    suffix = {"grid": ".png", "npz": ".npz", "png": ""}[fmt]
-    return run_dir / "samples" / f"sample_n{n}_seed{seed}{suffix}"
+def output_path(ckpt: Path, out: Path | None, n: int, seed: int, fmt: str) -> Path:
+    """Where ``gan sample`` writes, checked before any sampling: never an existing path.
+
+    The default is ``<run dir>/samples/sample_n<N>_seed<S>.<ext>`` for a checkpoint inside a
+    run folder (``<run dir>/checkpoints/*.pt``), else beside the checkpoint.
+    """
+    if fmt not in FORMATS:
+        raise GanError(f"unknown format '{fmt}'; valid: {', '.join(FORMATS)}")
+    if out is None:
+        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        suffix = {"grid": ".png", "npz": ".npz", "png": ""}[fmt]
+        out = run_dir / "samples" / f"sample_n{n}_seed{seed}{suffix}"
+    if fmt == "npz" and out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz")  # what numpy would write
+    if out.exists():
+        raise GanError(f"{out} already exists; choose another --out (nothing was overwritten)")
+    return out
 
 
-def draw(parts: components.Components, n: int, seed: int, device: torch.device, batch: int = 256) -> torch.Tensor:
+def draw(
+    parts: components.Components, n: int, seed: int, device: torch.device, batch: int = 256
+) -> torch.Tensor:
     """n samples from latents seeded by ``seed``, generated in batches, returned on the CPU."""
     model = parts.model.to(device)
     z = parts.latent(n, "cpu", torch.Generator().manual_seed(seed))
     return torch.cat([generate(model, chunk.to(device)).cpu() for chunk in z.split(batch)])
 
 
-def write(samples: torch.Tensor, out: Path, fmt: str) -> Path:
-    """Write samples as a grid PNG, an .npz (``images`` N×C×H×W or ``points`` N×D in data
-    units), or a folder of one PNG per image. Refuses to replace anything that exists."""
-    if fmt not in FORMATS:
-        raise GanError(f"unknown format '{fmt}'; valid: {', '.join(FORMATS)}")
-    if fmt == "npz" and out.suffix != ".npz":
-        out = out.with_name(out.name + ".npz")  # what numpy would write; check that name
-    if out.exists():
-        raise GanError(f"{out} already exists; choose another --out (nothing was overwritten)")
+def write(samples: torch.Tensor, out: Path, fmt: str) -> None:
+    """Write samples to ``out`` (from ``output_path``) as a grid PNG, an .npz (``images``
+    N×C×H×W, or ``points`` N×D, in data units) or a folder of one PNG per image."""
     is_image = samples.dim() == 4
     if fmt == "png" and not is_image:
         raise GanError("--format png needs image samples; use grid or npz for 2-D points")
@@ -67,4 +75,3 @@ def write(samples: torch.Tensor, out: Path, fmt: str) -> Path:
                 Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(out / f"{i:0{width}d}.png")
     except OSError as err:
         raise GanError(f"cannot write {out}: {err.strerror or err}") from err
-    return out

@@ -102,9 +102,10 @@ def train(cfg: dict[str, Any], run_dir: Path) -> dict[str, float]:
     record: dict[str, float] = {}
     start = last_log_time = time.perf_counter()
     last_log_step = 0
-    with open(run_dir / "metrics.jsonl", "a") as metrics_file, TrainingProgress(
-        steps, enabled=cfg["log"]["progress"]
-    ) as progress:
+    with (
+        open(run_dir / "metrics.jsonl", "a") as metrics_file,
+        TrainingProgress(steps, enabled=cfg["log"]["progress"]) as progress,
+    ):
         for step in range(1, steps + 1):
             scalars = step_fn(step, batches)
             for key, value in scalars.items():

@@ -39,7 +39,11 @@ TINY_DATASETS = {
 def tiny_config(tmp_path: Path, *overrides: str) -> dict:
     """The resolved config for ``overrides``, shrunk to a CPU-sized run, data root in tmp."""
     chosen = dict(o.split("=", 1) for o in overrides if o.split("=")[0] in ("model", "dataset"))
-    shrink = TINY + TINY_MODELS.get(chosen.get("model", "dcgan"), []) + TINY_DATASETS.get(chosen.get("dataset", "mnist"), [])
+    shrink = (
+        TINY
+        + TINY_MODELS.get(chosen.get("model", "dcgan"), [])
+        + TINY_DATASETS.get(chosen.get("dataset", "mnist"), [])
+    )
     return resolve(compose([*overrides, *shrink, f"data.root={tmp_path / 'data'}"]))
 
 
@@ -52,5 +56,10 @@ def run_gan(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Completed
     """The ``gan`` program as a user runs it, in its own process."""
     env = {**os.environ, "GAN_DATA": str(cwd / "data"), "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "gan_cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "gan_cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

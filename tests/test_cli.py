@@ -8,9 +8,18 @@ import pytest
 from tests.conftest import run_gan
 
 TINY_RUN = [
-    "train.steps=4", "train.batch_size=8", "log.every=2", "sample.every=2", "sample.n=4",
-    "checkpoint.every=2", "device=cpu", "model.z_dim=8", "model.g_channels=4", "model.d_channels=4",
-    "dataset.resolution=16", "dataset.download=false",
+    "train.steps=4",
+    "train.batch_size=8",
+    "log.every=2",
+    "sample.every=2",
+    "sample.n=4",
+    "checkpoint.every=2",
+    "device=cpu",
+    "model.z_dim=8",
+    "model.g_channels=4",
+    "model.d_channels=4",
+    "dataset.resolution=16",
+    "dataset.download=false",
 ]
 
 
@@ -77,18 +86,24 @@ def test_train_then_sample_every_format(tmp_path):
     assert (run / "samples" / "sample_n6_seed0.png").is_file()
     assert_one_line_error(run_gan("sample", "--ckpt", str(ckpt), "-n", "6", cwd=tmp_path), "already exists")
 
-    for seed in ("3", "4"):
-        assert run_gan("sample", "--ckpt", str(ckpt), "-n", "5", "--seed", seed, "--format", "npz",
-                       "--out", f"s{seed}.npz", cwd=tmp_path).returncode == 0
-    images = np.load(tmp_path / "s3.npz")["images"]
+    def sample_npz(seed: str, out: str) -> np.ndarray:
+        args = ["--ckpt", str(ckpt), "-n", "5", "--seed", seed, "--format", "npz", "--out", out]
+        result = run_gan("sample", *args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return np.load(tmp_path / out)["images"]
+
+    images = sample_npz("3", "s3.npz")
     assert images.shape == (5, 1, 16, 16) and images.dtype == np.float32
     assert -1 <= images.min() and images.max() <= 1
-    assert not np.array_equal(images, np.load(tmp_path / "s4.npz")["images"])
-    assert run_gan("sample", "--ckpt", str(ckpt), "-n", "5", "--seed", "3", "--format", "npz",
-                   "--out", "again.npz", cwd=tmp_path).returncode == 0
-    assert np.array_equal(images, np.load(tmp_path / "again.npz")["images"])
+    assert not np.array_equal(images, sample_npz("4", "s4.npz"))
+    assert np.array_equal(images, sample_npz("3", "again.npz"))
 
-    assert run_gan("sample", "--ckpt", str(ckpt), "-n", "3", "--format", "png", "--out", "pngs", cwd=tmp_path).returncode == 0
+    assert (
+        run_gan(
+            "sample", "--ckpt", str(ckpt), "-n", "3", "--format", "png", "--out", "pngs", cwd=tmp_path
+        ).returncode
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "pngs").iterdir()) == ["0.png", "1.png", "2.png"]
 
 

@@ -17,7 +17,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gan_cli"
 
 @pytest.mark.parametrize("group,registry", [("model", MODELS), ("loss", LOSSES), ("dataset", DATASETS)])
 def test_yaml_files_and_registered_names_match_one_to_one(group, registry):
-    names = {yaml.safe_load((config_dir() / group / f"{o}.yaml").read_text())["name"]: o for o in group_options(group)}
+    names = {
+        yaml.safe_load((config_dir() / group / f"{o}.yaml").read_text())["name"]: o
+        for o in group_options(group)
+    }
     assert all(name == stem for name, stem in names.items())
     assert sorted(names) == registry.names()
 

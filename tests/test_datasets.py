@@ -7,13 +7,15 @@ import torch
 from PIL import Image
 
 from gan_cli.datasets.base import Batches, Data, to_resolution
-from gan_cli.datasets.mnist import BUNDLED, mnist, read_idx
+from gan_cli.datasets.download import fetch, md5
+from gan_cli.datasets.mnist import BUNDLED, TEST_FILES, mnist, read_idx
 from gan_cli.datasets.toy_mixtures import grid25, ring8
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
 
 
 def test_bundled_mnist_is_the_official_test_split(tmp_path, caplog):
+    assert {name: md5(BUNDLED / name) for name in TEST_FILES} == TEST_FILES
     data = mnist(root=str(tmp_path), resolution=28, download=False)
     assert data.samples.shape == (10_000, 1, 28, 28)
     assert data.samples.min() == -1.0 and data.samples.max() == 1.0
@@ -70,7 +72,9 @@ def test_image_folder_reads_classes_skips_corrupt_files_and_refuses_empty(tmp_pa
     data = DATASETS.build({"name": "image_folder", "path": str(tmp_path), "resolution": 8})
     assert data.samples.shape == (4, 3, 8, 8) and data.num_classes == 2
     assert data.labels.tolist() == [0, 0, 1, 1]
-    assert data.samples[0, 0].mean() == pytest.approx(1.0) and data.samples[0, 2].mean() == pytest.approx(-1.0)
+    assert data.samples[0, 0].mean() == pytest.approx(1.0) and data.samples[0, 2].mean() == pytest.approx(
+        -1.0
+    )
     assert "skipped 1 unreadable" in caplog.text
     (tmp_path / "empty").mkdir()
     with pytest.raises(GanError, match="no readable images"):
@@ -88,3 +92,15 @@ def test_batches_cover_each_epoch_once_and_resume_exactly():
     ahead = [batches() for _ in range(3)]
     batches.load_state_dict(state)
     assert all(torch.equal(a, batches()) for a in ahead)
+
+
+def test_download_verifies_the_checksum_before_the_file_appears(tmp_path):
+    source = BUNDLED / "t10k-labels-idx1-ubyte.gz"
+    url = source.as_uri()
+    fetch([url], tmp_path / "good.gz", TEST_FILES[source.name])
+    assert md5(tmp_path / "good.gz") == TEST_FILES[source.name]
+    with pytest.raises(GanError, match="checksum mismatch"):
+        fetch([url], tmp_path / "tampered.gz", "0" * 32)
+    with pytest.raises(GanError, match="could not download"):
+        fetch(["http://127.0.0.1:9/nothing-listens-here", (tmp_path / "absent").as_uri()], tmp_path / "x.gz", "0" * 32)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.gz"]  # no partial files

@@ -44,7 +44,11 @@ def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, sh
     assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(torch.isfinite(v) for v in scalars.values())
     for net in ("generator", "discriminator"):
-        moved = [k for k, v in model.state_dict().items() if k.startswith(net) and v.is_floating_point() and not torch.equal(v, before[k])]
+        moved = [
+            k
+            for k, v in model.state_dict().items()
+            if k.startswith(net) and v.is_floating_point() and not torch.equal(v, before[k])
+        ]
         assert moved, f"{net} did not change"
 
     rebuilt = components.build(cfg, shape, 0).model

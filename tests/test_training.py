@@ -20,7 +20,11 @@ def test_smoke_run_writes_the_run_folder(tmp_path):
         assert 0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1  # probabilities for the ns loss
     names = sorted(p.name for p in (run / "samples").iterdir())
     assert names == ["final.png", "reals.png", "step_0000000.png", "step_0000002.png", "step_0000004.png"]
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt", "step_0000002.pt", "step_0000004.pt"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "last.pt",
+        "step_0000002.pt",
+        "step_0000004.pt",
+    ]
     state = checkpoint.load(run / "checkpoints" / "last.pt")
     assert state["step"] == 4 and state["config"] == cfg and state["data_shape"] == [1, 16, 16]
     assert {"g_optimizer", "d_optimizer", "rng", "batches", "fixed_z", "tricks"} <= set(state)

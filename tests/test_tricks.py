@@ -78,7 +78,9 @@ def test_gradient_penalty_is_zero_for_unit_gradient_norm_and_positive_otherwise(
 
 
 def test_gradient_penalty_refuses_batch_norm_in_d():
-    dcgan = MODELS.build({"name": "dcgan", "z_dim": 4, "g_channels": 4, "d_channels": 4}, data_shape=(1, 16, 16))
+    dcgan = MODELS.build(
+        {"name": "dcgan", "z_dim": 4, "g_channels": 4, "d_channels": 4}, data_shape=(1, 16, 16)
+    )
     with pytest.raises(GanError, match="without batch norm"):
         trick("gradient_penalty").check(dcgan, LOSSES.build({"name": "wgan_gp"}))
 
@@ -96,7 +98,9 @@ def test_n_critic_runs_n_d_updates_per_g_update():
         counts["batches"] += 1
         return torch.randn(4, 2)
 
-    step = AdversarialStep(model, LOSSES.build({"name": "ns"}), tricks, g_opt, d_opt, lambda n: torch.randn(n, 4))
+    step = AdversarialStep(
+        model, LOSSES.build({"name": "ns"}), tricks, g_opt, d_opt, lambda n: torch.randn(n, 4)
+    )
     for i in range(2):
         step(i, batch)
     assert counts == {"d": 6, "g": 2, "batches": 6}

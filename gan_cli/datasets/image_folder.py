@@ -37,9 +37,9 @@ def load_image(path: Path, resolution: int, mode: str) -> np.ndarray:
 
 @DATASETS.register("image_folder")
 def image_folder(
-    path: str,               # folder of images; sub-folders, if any, are the classes
-    resolution: int = 64,    # images are resized and centre-cropped to this square size
-    channels: int = 3,       # 3 for RGB, 1 for grayscale
+    path: str,  # folder of images; sub-folders, if any, are the classes
+    resolution: int = 64,  # images are resized and centre-cropped to this square size
+    channels: int = 3,  # 3 for RGB, 1 for grayscale
 ) -> Data:
     folder = Path(path).expanduser()
     if not folder.is_dir():

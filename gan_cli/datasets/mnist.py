@@ -31,7 +31,10 @@ TRAIN_FILES = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
 }
-TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+TEST_FILES = {
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -77,10 +80,10 @@ def load_idx_pair(images_path: Path, labels_path: Path, description: str, resolu
 
 @DATASETS.register("mnist")
 def mnist(
-    root: str,               # injected: the data directory (config key data.root)
-    resolution: int = 32,    # 28 is native; 32 pads by 2 pixels for power-of-two models
-    download: bool = True,   # fetch the 60k training split when it is missing
-    split: str = "auto",     # "auto": train if available else bundled test; "train"; "test"
+    root: str,  # injected: the data directory (config key data.root)
+    resolution: int = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
+    download: bool = True,  # fetch the 60k training split when it is missing
+    split: str = "auto",  # "auto": train if available else bundled test; "train"; "test"
 ) -> Data:
     folder = Path(root).expanduser() / "mnist"
     if split not in ("auto", "train", "test"):
@@ -96,6 +99,7 @@ def mnist(
             )
         log.warning(
             "MNIST training split not found in %s and not downloadable: "
-            "training on the bundled 10k test split", folder
+            "training on the bundled 10k test split",
+            folder,
         )
     return load_idx_pair(*(BUNDLED / name for name in TEST_FILES), "MNIST test (10k, bundled)", resolution)

@@ -17,9 +17,9 @@ class BinaryCrossEntropyD(Loss):
     """D as a real/fake classifier on logits, shared by the minimax and non-saturating losses."""
 
     def d_loss(self, real_out, fake_out, real_target, fake_target):
-        return F.binary_cross_entropy_with_logits(
-            real_out, real_target
-        ) + F.binary_cross_entropy_with_logits(fake_out, fake_target)
+        return F.binary_cross_entropy_with_logits(real_out, real_target) + F.binary_cross_entropy_with_logits(
+            fake_out, fake_target
+        )
 
     def d_output(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out)

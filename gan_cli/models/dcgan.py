@@ -26,10 +26,10 @@ class DCGAN(GAN):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
-        z_dim: int = 100,             # latent size
-        g_channels: int = 64,         # G feature maps at the last hidden layer, doubled per step down
-        d_channels: int = 64,         # D feature maps at the first layer, doubled per step down
-        d_norm: str = "batch",        # "batch" (the paper) or "none" (for gradient penalties)
+        z_dim: int = 100,  # latent size
+        g_channels: int = 64,  # G feature maps at the last hidden layer, doubled per step down
+        d_channels: int = 64,  # D feature maps at the first layer, doubled per step down
+        d_norm: str = "batch",  # "batch" (the paper) or "none" (for gradient penalties)
     ):
         super().__init__()
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:

@@ -33,9 +33,9 @@ class MLPGAN(GAN):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected from the dataset
-        z_dim: int = 64,              # latent size
-        hidden: int = 256,            # width of every hidden layer (G and D)
-        depth: int = 3,               # hidden layers per network
+        z_dim: int = 64,  # latent size
+        hidden: int = 256,  # width of every hidden layer (G and D)
+        depth: int = 3,  # hidden layers per network
     ):
         super().__init__()
         self.z_dim = z_dim

@@ -20,7 +20,7 @@ class GradientPenalty(Trick):
     def __init__(
         self,
         weight: float = 10.0,  # lambda
-        center: float = 1.0,   # target gradient norm
+        center: float = 1.0,  # target gradient norm
     ):
         self.weight = weight
         self.center = center
