@@ -68,3 +68,11 @@ def load_weights(module: torch.nn.Module, weights: dict, what: str, path: str | 
         raise GanError(
             f"{path}: the {what} weights do not fit the model in its config ({str(err).splitlines()[0]})"
         ) from err
+
+
+def rotate(folder: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` periodic checkpoints (``step_*.pt``); ``last.pt`` is
+    never touched, and rotation runs only after a new checkpoint was written successfully."""
+    periodic = sorted(folder.glob("step_*.pt"))
+    for old in periodic[: max(0, len(periodic) - keep)]:
+        old.unlink()

@@ -114,6 +114,32 @@ def train(
     hydra_main()
 
 
+@app.command("resume")
+def resume_run(
+    run: Annotated[
+        Path, typer.Argument(help="A run folder (uses checkpoints/last.pt) or a checkpoint file.")
+    ],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="train.steps, log.*, sample.every, checkpoint.*, device, data.root."),
+    ] = None,
+) -> None:
+    """Continue an interrupted run from its last checkpoint, in the same run folder.
+
+    Everything is restored (weights, optimizers, step, RNG states, data order, trick state), so
+    on the CPU the continued run reproduces the uninterrupted one exactly.
+
+    Examples:
+
+      gan resume outputs/2026-11-22/20-31-05
+
+      gan resume outputs/2026-11-22/20-31-05 train.steps=20000   # train longer
+    """
+    from gan_cli.train_task import guarded, resume
+
+    guarded(lambda: resume(run, overrides or []))
+
+
 @app.command()
 def sample(
     ckpt: Annotated[Path, typer.Option("--ckpt", help="Checkpoint file (its config is inside it).")],

@@ -1,28 +1,112 @@
-"""The Hydra task behind ``gan train``: Hydra owns run folders, sweeps and launchers.
+"""Running a training job: from Hydra (``gan train``) or from a run folder (``gan resume``).
 
 ``config_path`` is absolute because Hydra would resolve a relative one as a Python package.
 """
 
 from __future__ import annotations
 
+import logging.config
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from gan_cli import checkpoint
 from gan_cli.config import config_dir, resolve
-from gan_cli.errors import GanError
-from gan_cli.report_error import print_error
+from gan_cli.errors import GanError, Interrupted
+from gan_cli.report_error import print_error, print_stopped
+
+# What a resumed run may change: how long and how it logs, never what it trains.
+RESUMABLE_KEYS = ("train.steps", "log.", "sample.every", "checkpoint.", "device", "data.root")
+SETUP_GROUPS = ("model", "loss", "dataset", "trick")
+
+
+def guarded(job: Callable[[], None]) -> None:
+    """Run ``job``; every expected way for training to stop becomes one line and an exit code."""
+    import torch
+
+    try:
+        job()
+    except GanError as err:
+        print_error(err)
+        sys.exit(2)
+    except Interrupted as stop:
+        name = signal.Signals(stop.signum).name
+        print_stopped(
+            f"{name} at step {stop.step}; checkpoint saved. Continue with: gan resume {stop.run_dir}"
+        )
+        sys.exit(128 + stop.signum)
+    except torch.OutOfMemoryError:
+        print_error("out of GPU memory; try a smaller train.batch_size or model")
+        sys.exit(2)
+
+
+def start(cfg: dict[str, Any], run_dir: Path) -> None:
+    """A new run; with ``resume=PATH`` it starts from that checkpoint's full state."""
+    from gan_cli.training_loop import train
+
+    state = None
+    if cfg["resume"]:
+        state = checkpoint.load(cfg["resume"])
+        for group in SETUP_GROUPS:
+            if state["config"].get(group) != cfg[group]:
+                raise GanError(
+                    f"{cfg['resume']} was trained with another {group} config "
+                    f"({state['config'].get(group, {}).get('name')}); resume needs the same {', '.join(SETUP_GROUPS)}"
+                )
+    train(cfg, run_dir, state)
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    guarded(lambda: start(resolve(cfg), Path(HydraConfig.get().runtime.output_dir)))
+
+
+def with_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A checkpoint's config with ``key=value`` overrides of the keys a resume may change."""
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if "=" not in override or not any(key == k or key.startswith(k) for k in RESUMABLE_KEYS):
+            raise GanError(f"resume accepts overrides of {', '.join(RESUMABLE_KEYS)}; got '{override}'")
+    merged = OmegaConf.create(cfg)
+    OmegaConf.set_struct(merged, True)
+    try:
+        merged.merge_with(OmegaConf.from_dotlist(overrides))
+    except OmegaConfBaseException as err:
+        raise GanError(f"bad resume override: {str(err).splitlines()[0]}") from err
+    return OmegaConf.to_container(merged)
+
+
+def log_to(run_dir: Path) -> None:
+    """The logging ``gan train`` gets from Hydra (conf/hydra/job_logging/rich.yaml), for a run
+    continued outside Hydra; the log file is appended to."""
+    spec = OmegaConf.merge(
+        {"hydra": {"runtime": {"output_dir": str(run_dir)}, "job": {"name": "train"}}},
+        OmegaConf.load(config_dir() / "hydra" / "job_logging" / "rich.yaml"),
+    )
+    plain = OmegaConf.to_container(spec, resolve=True)
+    plain.pop("hydra")
+    logging.config.dictConfig(plain)
+
+
+def resume(target: Path, overrides: list[str]) -> None:
+    """Continue the run in ``target`` (a run folder or one of its checkpoints) in its own folder."""
     from gan_cli.training_loop import train
 
-    try:
-        train(resolve(cfg), Path(HydraConfig.get().runtime.output_dir))
-    except GanError as err:
-        print_error(err)
-        sys.exit(2)
+    ckpt = target / "checkpoints" / "last.pt" if target.is_dir() else target
+    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    state = checkpoint.load(ckpt)
+    cfg = with_overrides(state["config"], overrides)
+    if cfg["train"]["steps"] <= state["step"]:
+        raise GanError(
+            f"{ckpt} is at step {state['step']} of {cfg['train']['steps']}: nothing to do "
+            f"(train longer with: gan resume {target} train.steps=N)"
+        )
+    log_to(run_dir)
+    train(cfg, run_dir, state)

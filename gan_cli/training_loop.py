@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ import torch
 
 from gan_cli import checkpoint, components
 from gan_cli.datasets.base import Batches, Data
-from gan_cli.errors import GanError
+from gan_cli.errors import GanError, Interrupted
 from gan_cli.images import save_samples
+from gan_cli.interrupts import StopSignals
+from gan_cli.nonfinite import NonFiniteGuard, NonFiniteLoss
 from gan_cli.progress import TrainingProgress
 from gan_cli.registry import DATASETS
 
@@ -51,10 +55,48 @@ def generate(model: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
         model.train(was_training)
 
 
-def train(cfg: dict[str, Any], run_dir: Path) -> dict[str, float]:
+class Tally:
+    """Sums of the step scalars between two metrics records, kept on the device."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+
+    def add(self, scalars: dict[str, torch.Tensor]) -> None:
+        for key, value in scalars.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        """Read the averages (the host sync) and start over."""
+        means = {k: v.item() / self.steps for k, v in self.sums.items()}
+        self.sums, self.steps = {}, 0
+        return means
+
+    def state_dict(self) -> dict:
+        return {"sums": {k: v.cpu() for k, v in self.sums.items()}, "steps": self.steps}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.sums = {k: v.to(device) for k, v in state["sums"].items()}
+        self.steps = state["steps"]
+
+
+def keep_metrics_until(path: Path, step: int) -> None:
+    """Drop records past ``step`` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".metrics.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    os.replace(tmp, path)
+
+
+def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = None) -> dict[str, float]:
     """Train as ``cfg`` (the resolved config, plain containers) says; write into ``run_dir``.
 
-    Returns the last logged record.
+    With ``resume`` (a loaded checkpoint) every piece of state is restored first, so on the
+    CPU the continued run reproduces the uninterrupted one bit for bit. Returns the last record.
     """
     tcfg = cfg["train"]
     torch.manual_seed(cfg["seed"])
@@ -73,14 +115,10 @@ def train(cfg: dict[str, Any], run_dir: Path) -> dict[str, float]:
     batches = Batches(data, tcfg["batch_size"], seed=cfg["seed"])
     # One fixed latent batch for every grid, so progress is comparable across steps and runs.
     fixed_z = parts.latent(cfg["sample"]["n"], device, torch.Generator().manual_seed(cfg["seed"]))
+    tally, guard = Tally(), NonFiniteGuard(device)
 
-    samples_dir, ckpt_dir = run_dir / "samples", run_dir / "checkpoints"
-    reference = data.samples[: max(cfg["sample"]["n"], 2000)] if data.samples.dim() == 2 else None
-    save_samples(samples_dir / "reals.png", data.samples[: cfg["sample"]["n"]])
-    save_samples(samples_dir / "step_0000000.png", generate(model, fixed_z), reference)
-
-    def save_checkpoint(step: int, name: str) -> None:
-        state = {
+    def capture(step: int) -> dict[str, Any]:
+        return {
             "config": cfg,
             "data_shape": list(data.shape),
             "num_classes": data.num_classes,
@@ -92,41 +130,105 @@ def train(cfg: dict[str, Any], run_dir: Path) -> dict[str, float]:
             "tricks": parts.tricks.state_dict(),
             "batches": batches.state_dict(),
             "fixed_z": fixed_z.cpu(),
-            "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+            "tally": tally.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                "python": random.getstate(),
+            },
         }
-        checkpoint.save(state, ckpt_dir / name)
+
+    def restore(state: dict[str, Any]) -> int:
+        for net, key in ((model.generator, "generator"), (model.discriminator, "discriminator")):
+            checkpoint.load_weights(net, state[key], key, "checkpoint")
+        g_opt.load_state_dict(state["g_optimizer"])
+        d_opt.load_state_dict(state["d_optimizer"])
+        parts.tricks.load_state_dict(state["tricks"])
+        batches.load_state_dict(state["batches"])
+        fixed_z.copy_(state["fixed_z"])
+        tally.load_state_dict(state["tally"], device)
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        random.setstate(state["rng"]["python"])
+        return state["step"]
+
+    samples_dir, ckpt_dir, metrics_path = (
+        run_dir / "samples",
+        run_dir / "checkpoints",
+        run_dir / "metrics.jsonl",
+    )
+    reference = data.samples[: max(cfg["sample"]["n"], 2000)] if data.samples.dim() == 2 else None
+
+    def save_checkpoint(step: int, periodic: bool) -> None:
+        guard.check()  # never save weights trained past a NaN
+        state = capture(step)
+        if periodic:
+            checkpoint.save(state, ckpt_dir / f"step_{step:07d}.pt")
+            checkpoint.rotate(ckpt_dir, cfg["checkpoint"]["keep"])
+        checkpoint.save(state, ckpt_dir / "last.pt")
+
+    if resume is not None:
+        start = restore(resume)
+        keep_metrics_until(metrics_path, start)
+        log.info("resumed from step %d", start)
+    else:
+        start = 0
+        save_samples(samples_dir / "reals.png", data.samples[: cfg["sample"]["n"]])
+        save_samples(samples_dir / "step_0000000.png", generate(model, fixed_z), reference)
 
     steps, log_every = tcfg["steps"], cfg["log"]["every"]
     images_per_step = batches.batch_size * parts.tricks.d_steps
-    sums: dict[str, torch.Tensor] = {}
     record: dict[str, float] = {}
-    start = last_log_time = time.perf_counter()
-    last_log_step = 0
-    with (
-        open(run_dir / "metrics.jsonl", "a") as metrics_file,
-        TrainingProgress(steps, enabled=cfg["log"]["progress"]) as progress,
-    ):
-        for step in range(1, steps + 1):
-            scalars = step_fn(step, batches)
-            for key, value in scalars.items():
-                sums[key] = sums[key] + value if key in sums else value
-            if step % log_every == 0 or step == steps:
-                # The only host sync: scalars stay on the device between records.
-                now = time.perf_counter()
-                n = step - last_log_step
-                record = {"step": step, **{k: v.item() / n for k, v in sums.items()}}
-                record["images_per_sec"] = n * images_per_step / (now - last_log_time)
-                record["elapsed_sec"] = now - start
-                metrics_file.write(json.dumps(record) + "\n")
-                metrics_file.flush()
-                progress.update(step, record)
-                sums, last_log_step, last_log_time = {}, step, now
-            if step % cfg["sample"]["every"] == 0:
-                save_samples(samples_dir / f"step_{step:07d}.png", generate(model, fixed_z), reference)
-            if step % cfg["checkpoint"]["every"] == 0:
-                save_checkpoint(step, f"step_{step:07d}.pt")
+    rolled_back = False
+    t0 = last_log_time = time.perf_counter()
+    with TrainingProgress(steps, start, enabled=cfg["log"]["progress"]) as progress, StopSignals() as signals:
+        step = start
+        while step < steps:
+            try:
+                step += 1
+                scalars = step_fn(step, batches)
+                guard.observe(step, scalars)
+                tally.add(scalars)
+                if step % log_every == 0 or step == steps:
+                    guard.check()
+                    now = time.perf_counter()
+                    n = tally.steps
+                    record = {"step": step, **tally.means()}
+                    record["images_per_sec"] = n * images_per_step / (now - last_log_time)
+                    record["elapsed_sec"] = now - t0
+                    with open(metrics_path, "a") as f:
+                        f.write(json.dumps(record) + "\n")
+                    progress.update(step, record)
+                    last_log_time = now
+                if step % cfg["sample"]["every"] == 0:
+                    save_samples(samples_dir / f"step_{step:07d}.png", generate(model, fixed_z), reference)
+                if step % cfg["checkpoint"]["every"] == 0:
+                    save_checkpoint(step, periodic=True)
+                if signals.received is not None:
+                    save_checkpoint(step, periodic=False)
+                    raise Interrupted(signals.received, step, run_dir)
+            except NonFiniteLoss as err:
+                last = ckpt_dir / "last.pt"
+                if tcfg["on_nan"] != "rollback" or rolled_back or not last.exists():
+                    raise GanError(
+                        f"{err}; stopped (last good checkpoint: {last if last.exists() else 'none yet'})"
+                    ) from err
+                rolled_back = True
+                step = restore(checkpoint.load(last))
+                keep_metrics_until(metrics_path, step)
+                guard.reset()
+                for opt in (g_opt, d_opt):
+                    for group in opt.param_groups:
+                        group["lr"] *= tcfg["nan_lr_factor"]
+                log.warning(
+                    "%s: rolled back to step %d and scaled learning rates by %g",
+                    err,
+                    step,
+                    tcfg["nan_lr_factor"],
+                )
 
-    save_checkpoint(steps, "last.pt")
+    save_checkpoint(steps, periodic=False)
     save_samples(samples_dir / "final.png", generate(model, fixed_z), reference)
-    log.info("done: %d steps in %.1fs; run folder %s", steps, time.perf_counter() - start, run_dir)
+    log.info("done: %d steps in %.1fs; run folder %s", steps, time.perf_counter() - t0, run_dir)
     return record

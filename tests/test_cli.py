@@ -67,7 +67,7 @@ def test_list_shows_every_group_with_descriptions(tmp_path):
 def test_cfg_job_prints_the_composed_config_and_trains_nothing(tmp_path):
     result = run_gan("train", "--cfg", "job", "model=mlp", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "name: mlp" in result.stdout and "steps: 5000" in result.stdout
+    assert "name: mlp" in result.stdout and "steps: 4000" in result.stdout
     assert not list(tmp_path.glob("outputs/*/*/checkpoints"))
 
 

@@ -102,5 +102,9 @@ def test_download_verifies_the_checksum_before_the_file_appears(tmp_path):
     with pytest.raises(GanError, match="checksum mismatch"):
         fetch([url], tmp_path / "tampered.gz", "0" * 32)
     with pytest.raises(GanError, match="could not download"):
-        fetch(["http://127.0.0.1:9/nothing-listens-here", (tmp_path / "absent").as_uri()], tmp_path / "x.gz", "0" * 32)
+        fetch(
+            ["http://127.0.0.1:9/nothing-listens-here", (tmp_path / "absent").as_uri()],
+            tmp_path / "x.gz",
+            "0" * 32,
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.gz"]  # no partial files

@@ -12,7 +12,18 @@ from tests.conftest import REPO
 @pytest.mark.slow
 def test_wheel_ships_conf_and_assets_and_finds_them_when_installed(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
         check=True,
         capture_output=True,
     )
@@ -29,7 +40,11 @@ def test_wheel_ships_conf_and_assets_and_finds_them_when_installed(tmp_path):
     zipfile.ZipFile(wheel).extractall(target)
     probe = "from gan_cli.config import config_dir, compose; print(config_dir()); print(compose([])['model']['name'])"
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(target)}, capture_output=True, text=True
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(target / "gan_cli" / "conf"), "dcgan"]
