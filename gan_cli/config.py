@@ -8,6 +8,7 @@ clear line before any run folder is created.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -53,7 +54,12 @@ def compose(
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             return hydra_compose(config_name, overrides=overrides + (searchpath if extra_dirs else []))
-    except HydraException as err:
+    except (
+        HydraException,
+        ValueError,
+        TypeError,
+        KeyError,
+    ) as err:  # Hydra raises all of these on bad overrides
         raise GanError(explain(err, overrides, extra_dirs, config_name)) from err
 
 
@@ -72,7 +78,49 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
             f"bad config value at {getattr(err, 'full_key', '?')}: {str(err).splitlines()[0]}"
         ) from err
     plain.pop("hydra", None)
+    check_settings(plain)
     return plain
+
+
+POSITIVE = (
+    "train.steps",
+    "train.batch_size",
+    "train.lr_g",
+    "train.lr_d",
+    "log.every",
+    "sample.every",
+    "sample.n",
+    "checkpoint.every",
+    "checkpoint.keep",
+)
+CHOICES = {"train.on_nan": ("stop", "rollback")}
+
+
+def check_settings(cfg: dict[str, Any]) -> None:
+    """Top-level settings keep the type of their default in conf/config.yaml (an int may stand
+    for a float; a null default takes anything), counts and rates are positive, choices valid.
+    Group options are checked against their constructors' annotations when built."""
+    from gan_cli.registry import type_matches
+
+    defaults = OmegaConf.to_container(OmegaConf.load(config_dir() / "config.yaml"))
+    for key, default in _leaves({k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}):
+        value = cfg
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if default is not None and value is not None and not type_matches(value, type(default)):
+            raise GanError(f"{key} must be {type(default).__name__}, got {value!r}")
+        if key in POSITIVE and value is not None and value <= 0:
+            raise GanError(f"{key} must be positive, got {value}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise GanError(f"{key} must be one of {', '.join(CHOICES[key])}, got {value!r}")
+
+
+def _leaves(node: dict[str, Any], prefix: str = ""):
+    for k, v in node.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, f"{prefix}{k}.")
+        else:
+            yield prefix + k, v
 
 
 def _keys(node: Any, prefix: str = "") -> list[str]:
@@ -110,8 +158,9 @@ def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], c
         return f"bad override syntax: {text.strip().splitlines()[0]}"
     if "Ambiguous value" in text:
         return f"{text.splitlines()[0]} (sweeps need -m / --multirun)"
-    cause = f": {str(err.__cause__).splitlines()[0]}" if err.__cause__ else ""
-    return f"{text.strip().splitlines()[0]}{cause}"
+    first = (text.strip().splitlines() or [type(err).__name__])[0]
+    cause = (str(err.__cause__).strip().splitlines() or [""])[0] if err.__cause__ else ""
+    return f"{first}: {cause}" if cause else first
 
 
 def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
@@ -141,11 +190,15 @@ def validate(
 
 def fresh_run_dir(root: Path) -> Path:
     """``root/<date>/<time>``, suffixed -1, -2, ... when that folder exists, so two runs started
-    in the same second never share (and overwrite) a folder."""
+    in the same second never share (and overwrite) a folder. Raises ``GanError`` when it could
+    not be created (checked here, before Hydra tries)."""
     now = datetime.now()
     base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
     candidate, n = base, 0
     while candidate.exists():
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
+    existing = next(p for p in candidate.absolute().parents if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise GanError(f"cannot create the run folder {candidate}: {existing} is not a writable folder")
     return candidate

@@ -11,6 +11,8 @@ import difflib
 import importlib
 import inspect
 import pkgutil
+import types
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +20,27 @@ from gan_cli.errors import GanError
 
 # Keys every YAML may carry that are not constructor arguments.
 META_KEYS = ("name", "description")
+
+
+def type_matches(value: Any, expected: Any) -> bool:
+    """Whether a YAML value fits a constructor annotation (int, float, bool, str, tuples, lists,
+    optionals); annotations it does not know are accepted."""
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(type_matches(value, option) for option in typing.get_args(expected))
+    if expected is type(None):
+        return value is None
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is str:
+        return isinstance(value, str)
+    if origin in (tuple, list) or expected in (tuple, list):
+        return isinstance(value, (list, tuple))
+    return True
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
@@ -74,11 +97,17 @@ class Registry:
         # Injected values go only to constructors that ask for them (a toy mixture has no root).
         injected = {k: v for k, v in injected.items() if k in signature}
         accepted = [p for p in signature if p not in injected]
-        for key in params:
+        hints = typing.get_type_hints(cls.__init__ if inspect.isclass(cls) else cls)
+        for key, value in params.items():
             if key not in accepted:
                 raise GanError(
                     f"{self.group} '{cfg['name']}' has no parameter '{key}'"
                     f"{did_you_mean(key, accepted)}; valid: {', '.join(accepted)}"
+                )
+            if key in hints and not type_matches(value, hints[key]):
+                raise GanError(
+                    f"{self.group} '{cfg['name']}': {key} must be "
+                    f"{getattr(hints[key], '__name__', hints[key])}, got {value!r}"
                 )
         return cls(**params, **injected)
 

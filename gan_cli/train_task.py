@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli import checkpoint
-from gan_cli.config import config_dir, resolve
+from gan_cli.config import check_settings, config_dir, resolve
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.report_error import print_error, print_stopped
 
@@ -80,7 +80,9 @@ def with_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
         merged.merge_with(OmegaConf.from_dotlist(overrides))
     except OmegaConfBaseException as err:
         raise GanError(f"bad resume override: {str(err).splitlines()[0]}") from err
-    return OmegaConf.to_container(merged)
+    plain = OmegaConf.to_container(merged)
+    check_settings(plain)
+    return plain
 
 
 def log_to(run_dir: Path) -> None:

@@ -168,13 +168,15 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
             checkpoint.rotate(ckpt_dir, cfg["checkpoint"]["keep"])
         checkpoint.save(state, ckpt_dir / "last.pt")
 
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (samples_dir / "reals.png").exists():
+        save_samples(samples_dir / "reals.png", data.samples[: cfg["sample"]["n"]])
     if resume is not None:
         start = restore(resume)
         keep_metrics_until(metrics_path, start)
         log.info("resumed from step %d", start)
     else:
         start = 0
-        save_samples(samples_dir / "reals.png", data.samples[: cfg["sample"]["n"]])
         save_samples(samples_dir / "step_0000000.png", generate(model, fixed_z), reference)
 
     steps, log_every = tcfg["steps"], cfg["log"]["every"]

@@ -1,0 +1,125 @@
+"""Property tests: whatever a user types or points gan-cli at, the answer is a GanError
+(one line, exit 2) or success — never another exception (which the CLI would show as a traceback)."""
+
+import gzip
+import io
+import tempfile
+from pathlib import Path
+
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gan_cli import checkpoint, sampling
+from gan_cli.config import validate
+from gan_cli.datasets.image_folder import image_folder
+from gan_cli.datasets.mnist import read_idx
+from gan_cli.errors import GanError
+
+KEYS = [
+    "model",
+    "loss",
+    "dataset",
+    "trick",
+    "train.steps",
+    "train.lr_g",
+    "log.every",
+    "model.z_dim",
+    "trick.label_smoothing.real",
+    "dataset.resolution",
+    "seed",
+    "device",
+    "hydra/launcher",
+    "experiment",
+]
+VALUES = st.one_of(
+    st.sampled_from(
+        ["dcgan", "mlp", "hinge", "ring8", "ganhacks", "none", "null", "true", "[1,2]", "{a: 1}"]
+    ),
+    st.integers(-5, 10**6).map(str),
+    st.floats(allow_nan=True).map(str),
+    st.text(max_size=12),
+)
+OVERRIDE = st.one_of(
+    st.builds(
+        lambda p, k, v: f"{p}{k}={v}", st.sampled_from(["", "+", "++", "~"]), st.sampled_from(KEYS), VALUES
+    ),
+    st.builds(lambda k, v: f"{k}={v}", st.text(max_size=10), st.text(max_size=10)),
+    st.text(max_size=20),
+)
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(overrides=st.lists(OVERRIDE, max_size=3), multirun=st.booleans())
+def test_any_overrides_compose_or_fail_with_one_gan_error(overrides, multirun):
+    try:
+        validate(overrides, multirun)
+    except GanError as err:
+        assert "\n" not in str(err)
+
+
+def random_checkpoints():
+    valid = io.BytesIO()
+    torch.save(
+        {
+            "format_version": 1,
+            "config": {},
+            "data_shape": [2],
+            "step": 1,
+            "generator": {},
+            "discriminator": {},
+        },
+        valid,
+    )
+    good = valid.getvalue()
+    return st.one_of(
+        st.binary(max_size=2048),
+        st.integers(0, len(good)).map(lambda n: good[:n]),
+        st.tuples(st.integers(0, len(good) - 1), st.integers(0, 255)).map(
+            lambda p: good[: p[0]] + bytes([p[1]]) + good[p[0] + 1 :]
+        ),
+    )
+
+
+@FUZZ
+@given(content=random_checkpoints())
+def test_any_file_given_as_a_checkpoint_loads_or_fails_with_one_gan_error(content):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.pt"
+        path.write_bytes(content)
+        try:
+            sampling.load_run(path)
+        except GanError:
+            pass
+        try:
+            checkpoint.load(path)
+        except GanError:
+            pass
+
+
+@FUZZ
+@given(content=st.binary(max_size=4096), compressed=st.booleans())
+def test_any_file_given_as_idx_parses_or_fails_with_one_gan_error(content, compressed):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("x.gz" if compressed else "x")
+        path.write_bytes(gzip.compress(content) if compressed else content)
+        try:
+            read_idx(path)
+        except GanError:
+            pass
+
+
+@FUZZ
+@given(
+    files=st.lists(st.binary(max_size=512), min_size=1, max_size=3),
+    suffix=st.sampled_from([".png", ".jpg", ".gif", ".webp"]),
+)
+def test_any_image_folder_loads_or_fails_with_one_gan_error(files, suffix):
+    with tempfile.TemporaryDirectory() as folder:
+        for i, content in enumerate(files):
+            (Path(folder) / f"{i}{suffix}").write_bytes(content)
+        try:
+            image_folder(folder, resolution=8)
+        except GanError:
+            pass
