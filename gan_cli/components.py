@@ -10,7 +10,7 @@ import torch
 
 from gan_cli.losses.base import Loss
 from gan_cli.models.base import GAN
-from gan_cli.registry import LOSSES, META_KEYS, MODELS, TRICKS
+from gan_cli.registry import DATASETS, LOSSES, META_KEYS, MODELS, TRICKS
 from gan_cli.tricks.base import TrickSet
 
 
@@ -31,6 +31,15 @@ class Components:
 def trick_configs(trick_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A trick set's YAML ({trick name: params}) as registry configs."""
     return [{"name": name, **(params or {})} for name, params in trick_cfg.items() if name not in META_KEYS]
+
+
+def check(cfg: Mapping[str, Any]) -> None:
+    """Every group option's parameters, by name and type, without building anything."""
+    MODELS.check(cfg["model"], ("data_shape", "num_classes"))
+    LOSSES.check(cfg["loss"])
+    DATASETS.check(cfg["dataset"], ("root",))
+    for trick in trick_configs(cfg["trick"]):
+        TRICKS.check(trick)
 
 
 def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:

@@ -181,10 +181,12 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
 def validate(
     overrides: list[str], multirun: bool, extra_dirs: tuple[str, ...] = (), config_name: str = "config"
 ) -> int:
-    """Compose and resolve every job's config; returns the number of jobs."""
+    """Compose, resolve and check every job's config; returns the number of jobs."""
+    from gan_cli import components
+
     jobs = job_overrides(overrides, multirun)
     for job in jobs:
-        resolve(compose(job, extra_dirs, config_name))
+        components.check(resolve(compose(job, extra_dirs, config_name)))
     return len(jobs)
 
 

@@ -13,7 +13,7 @@ import inspect
 import pkgutil
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gan_cli.errors import GanError
@@ -85,17 +85,12 @@ class Registry:
             raise GanError(f"unknown {self.group} '{name}'{did_you_mean(name, self.names())}; valid: {valid}")
         return self._classes[name]
 
-    def build(self, cfg: Mapping[str, Any], **injected: Any) -> Any:
-        """Call ``cfg['name']``'s constructor with the other keys, checked against its signature.
-
-        ``injected`` are values the caller knows (data shape, label count, data root); each goes
-        to the constructor only when its signature names it.
-        """
+    def check(self, cfg: Mapping[str, Any], injected: Mapping[str, Any] | Iterable[str] = ()) -> dict[str, Any]:
+        """The constructor arguments ``cfg`` gives, checked by name and type against the
+        signature of ``cfg['name']``; ``injected`` names arguments the caller supplies."""
         cls = self.get(cfg["name"])
         params = {k: v for k, v in cfg.items() if k not in META_KEYS}
         signature = inspect.signature(cls).parameters
-        # Injected values go only to constructors that ask for them (a toy mixture has no root).
-        injected = {k: v for k, v in injected.items() if k in signature}
         accepted = [p for p in signature if p not in injected]
         hints = typing.get_type_hints(cls.__init__ if inspect.isclass(cls) else cls)
         for key, value in params.items():
@@ -109,7 +104,18 @@ class Registry:
                     f"{self.group} '{cfg['name']}': {key} must be "
                     f"{getattr(hints[key], '__name__', hints[key])}, got {value!r}"
                 )
-        return cls(**params, **injected)
+        return params
+
+    def build(self, cfg: Mapping[str, Any], **injected: Any) -> Any:
+        """Call ``cfg['name']``'s constructor with the other keys (see ``check``).
+
+        ``injected`` are values the caller knows (data shape, label count, data root); each goes
+        to the constructor only when its signature names it.
+        """
+        cls = self.get(cfg["name"])
+        signature = inspect.signature(cls).parameters
+        injected = {k: v for k, v in injected.items() if k in signature}
+        return cls(**self.check(cfg, injected), **injected)
 
 
 MODELS = Registry("model", "gan_cli.models")

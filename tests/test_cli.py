@@ -41,6 +41,9 @@ def assert_one_line_error(result, *fragments):
         (["train", "train.steps=[1"], ["error:"]),
         (["train", "-m", "trick=none,ganhax"], ["unknown trick 'ganhax'"]),
         (["train", "dataset=image_folder"], ["missing a value for dataset.path"]),
+        (["train", "train.steps=abc"], ["train.steps must be int, got 'abc'"]),
+        (["train", "model.z_dim=big"], ["model 'dcgan': z_dim must be int"]),
+        (["resume", "nowhere"], ["checkpoint not found"]),
         (["sample", "--ckpt", "nowhere.pt"], ["checkpoint not found"]),
         (["list", "modle"], ["unknown group 'modle'", "did you mean 'model'"]),
     ],
@@ -48,6 +51,12 @@ def assert_one_line_error(result, *fragments):
 def test_bad_input_is_one_clear_line(tmp_path, args, fragments):
     assert_one_line_error(run_gan(*args, cwd=tmp_path), *fragments)
     assert not (tmp_path / "outputs").exists()
+
+
+def test_an_unwritable_output_folder_is_one_line(tmp_path):
+    (tmp_path / "outputs").write_text("a file where the runs folder should be")
+    assert_one_line_error(run_gan("train", cwd=tmp_path), "cannot create the run folder")
+    assert (tmp_path / "outputs").read_text().startswith("a file")
 
 
 def test_errors_found_while_training_are_one_line_too(tmp_path):

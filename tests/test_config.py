@@ -73,6 +73,12 @@ def test_every_model_loss_trick_combination_builds_or_refuses_clearly(model, los
         (["trick=none,ganhacks"], "sweeps need -m"),
         (["dataset=image_folder"], "missing a value for dataset.path"),
         (["model.z_dimm=3"], "did you mean 'model.z_dim'"),
+        (["los=hinge"], "unknown config key 'los' (did you mean 'loss'?)"),
+        (["train.steps=[1"], "bad override syntax"),
+        (["model=null"], "Config group override must be a string"),
+        (["train.betas=3"], "train.betas must be list, got 3"),
+        (["log.every=0"], "log.every must be positive"),
+        (["train.on_nan=maybe"], "train.on_nan must be one of stop, rollback"),
     ],
 )
 def test_bad_overrides_are_one_clear_line(overrides, message):
