@@ -50,16 +50,15 @@ def compose(
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
 
-    searchpath = [f"hydra.searchpath=[{','.join('file://' + str(Path(d).resolve()) for d in extra_dirs)}]"]
+    search = overrides
+    if extra_dirs:
+        dirs = ",".join(f"file://{Path(d).resolve()}" for d in extra_dirs)
+        search = [*overrides, f"hydra.searchpath=[{dirs}]"]
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose(config_name, overrides=overrides + (searchpath if extra_dirs else []))
-    except (
-        HydraException,
-        ValueError,
-        TypeError,
-        KeyError,
-    ) as err:  # Hydra raises all of these on bad overrides
+            return hydra_compose(config_name, overrides=search)
+    # Hydra raises its own exceptions, but also ValueError/TypeError/KeyError, on bad overrides.
+    except (HydraException, ValueError, TypeError, KeyError) as err:
         raise GanError(explain(err, overrides, extra_dirs, config_name)) from err
 
 
@@ -103,7 +102,9 @@ def check_settings(cfg: dict[str, Any]) -> None:
     from gan_cli.registry import type_matches
 
     defaults = OmegaConf.to_container(OmegaConf.load(config_dir() / "config.yaml"))
-    for key, default in _leaves({k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}):
+    for key, default in _paths({k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}):
+        if isinstance(default, dict):
+            continue
         value = cfg
         for part in key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -115,22 +116,12 @@ def check_settings(cfg: dict[str, Any]) -> None:
             raise GanError(f"{key} must be one of {', '.join(CHOICES[key])}, got {value!r}")
 
 
-def _leaves(node: dict[str, Any], prefix: str = ""):
+def _paths(node: dict[str, Any], prefix: str = ""):
+    """(dotted key, value) for every node of a nested dict, parents before children."""
     for k, v in node.items():
+        yield prefix + str(k), v
         if isinstance(v, dict):
-            yield from _leaves(v, f"{prefix}{k}.")
-        else:
-            yield prefix + k, v
-
-
-def _keys(node: Any, prefix: str = "") -> list[str]:
-    if not isinstance(node, dict):
-        return []
-    keys = []
-    for k, v in node.items():
-        keys.append(prefix + str(k))
-        keys += _keys(v, f"{prefix}{k}.")
-    return keys
+            yield from _paths(v, f"{prefix}{k}.")
 
 
 def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], config_name: str) -> str:
@@ -146,10 +137,10 @@ def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], c
     unknown = re.search(r"Could not override '([^']+)'", text)
     if unknown and "not in struct" in str(err.__cause__ or ""):
         key = unknown.group(1)
-        parent, _, leaf = key.rpartition(".")
+        parent = key.rpartition(".")[0]
         selections = [o for o in overrides if re.fullmatch(r"[\w/]+=[^=]*", o) and o.split("=")[0] != key]
         config = OmegaConf.to_container(compose(selections, extra_dirs, config_name))
-        siblings = [k for k in _keys(config) if k.rpartition(".")[0] == parent]
+        siblings = [k for k, _ in _paths(config) if k.rpartition(".")[0] == parent]
         close = difflib.get_close_matches(key, siblings, n=1)
         if close:
             return f"unknown config key '{key}' (did you mean '{close[0]}'?)"

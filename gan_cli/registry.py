@@ -85,7 +85,7 @@ class Registry:
             raise GanError(f"unknown {self.group} '{name}'{did_you_mean(name, self.names())}; valid: {valid}")
         return self._classes[name]
 
-    def check(self, cfg: Mapping[str, Any], injected: Mapping[str, Any] | Iterable[str] = ()) -> dict[str, Any]:
+    def check(self, cfg: Mapping[str, Any], injected: Iterable[str] = ()) -> dict[str, Any]:
         """The constructor arguments ``cfg`` gives, checked by name and type against the
         signature of ``cfg['name']``; ``injected`` names arguments the caller supplies."""
         cls = self.get(cfg["name"])
