@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from gan_cli import checkpoint, components
-from gan_cli.datasets.base import Batches, Data
+from gan_cli.datasets.base import Data
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.images import save_samples
 from gan_cli.interrupts import StopSignals
@@ -112,7 +112,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     step_fn = model.step_class(
         model, parts.loss, parts.tricks, g_opt, d_opt, latent=lambda n: parts.latent(n, device)
     )
-    batches = Batches(data, tcfg["batch_size"], seed=cfg["seed"])
+    batches = data.batches(tcfg["batch_size"], seed=cfg["seed"])
     # One fixed latent batch for every grid, so progress is comparable across steps and runs.
     fixed_z = parts.latent(cfg["sample"]["n"], device, torch.Generator().manual_seed(cfg["seed"]))
     tally, guard = Tally(), NonFiniteGuard(device)
@@ -158,7 +158,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         run_dir / "checkpoints",
         run_dir / "metrics.jsonl",
     )
-    reference = data.samples[: max(cfg["sample"]["n"], 2000)] if data.samples.dim() == 2 else None
+    reference = data.head(max(cfg["sample"]["n"], 2000)) if len(data.shape) == 1 else None
 
     def save_checkpoint(step: int, periodic: bool) -> None:
         guard.check()  # never save weights trained past a NaN
@@ -170,7 +170,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (samples_dir / "reals.png").exists():
-        save_samples(samples_dir / "reals.png", data.samples[: cfg["sample"]["n"]])
+        save_samples(samples_dir / "reals.png", data.head(cfg["sample"]["n"]))
     if resume is not None:
         start = restore(resume)
         keep_metrics_until(metrics_path, start)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -12,13 +12,16 @@ import torch.nn.functional as F
 class Data:
     """A whole dataset as one tensor, kept on the training device (no loader on the hot path).
 
-    ``samples`` is N×C×H×W in [-1, 1] for images or N×D for points of a toy mixture.
+    ``samples`` is N×C×H×W in [-1, 1] for images or N×D for points of a toy mixture. Toy
+    mixtures also carry their mode centres and per-mode std, for the mode-coverage metrics.
     """
 
     samples: torch.Tensor
     labels: torch.Tensor | None = None
     num_classes: int = 0
     description: str = ""
+    modes: torch.Tensor | None = None
+    mode_std: float = 0.0
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -26,7 +29,14 @@ class Data:
 
     def to(self, device: torch.device) -> Data:
         labels = None if self.labels is None else self.labels.to(device)
-        return Data(self.samples.to(device), labels, self.num_classes, self.description)
+        return replace(self, samples=self.samples.to(device), labels=labels)
+
+    def head(self, n: int) -> torch.Tensor:
+        """The first ``n`` samples (for the grid of real data)."""
+        return self.samples[:n]
+
+    def batches(self, batch_size: int, seed: int) -> Batches:
+        return Batches(self, batch_size, seed)
 
 
 class Batches:

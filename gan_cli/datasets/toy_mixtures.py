@@ -30,7 +30,14 @@ def sample_mixture(centres: torch.Tensor, std: float, n: int, seed: int) -> Data
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(len(centres), (n,), generator=g)
     points = centres[labels] + std * torch.randn(n, 2, generator=g)
-    return Data(points, labels, num_classes=len(centres), description=f"{len(centres)}-Gaussian mixture")
+    return Data(
+        points,
+        labels,
+        num_classes=len(centres),
+        description=f"{len(centres)}-Gaussian mixture",
+        modes=centres,
+        mode_std=std,
+    )
 
 
 @DATASETS.register("ring8")
