@@ -158,6 +158,12 @@ def sample(
         ),
     ] = "grid",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    truncation: Annotated[
+        float | None, typer.Option(help="Redraw latent entries beyond ±T (truncation trick, e.g. 0.5).")
+    ] = None,
+    ema: Annotated[
+        bool, typer.Option("--ema/--raw", help="Use the EMA generator when the run kept one.")
+    ] = True,
 ) -> None:
     """Generate samples from a checkpoint.
 
@@ -168,13 +174,15 @@ def sample(
       gan sample --ckpt last.pt -n 10000 --format npz --out fakes.npz   # for FID tools
 
       gan sample --ckpt last.pt -n 100 --format png --out fakes/ --seed 7
+
+      gan sample --ckpt last.pt --truncation 0.5 --raw   # truncated latents, non-EMA weights
     """
     from gan_cli import sampling
     from gan_cli.training_loop import pick_device
 
     target = sampling.output_path(ckpt, out, n, seed, fmt)
     parts, _ = sampling.load_run(ckpt)
-    sampling.write(sampling.draw(parts, n, seed, pick_device(device)), target, fmt)
+    sampling.write(sampling.draw(parts, n, seed, pick_device(device), truncation, ema), target, fmt)
     typer.echo(f"wrote {n} samples to {target}")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
 from gan_cli.models.base import GAN
 from gan_cli.registry import DATASETS, LOSSES, META_KEYS, MODELS, TRICKS
@@ -21,10 +22,25 @@ class Components:
     tricks: TrickSet
 
     def latent(
-        self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+        self,
+        n: int,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator | None = None,
+        truncation: float | None = None,
     ) -> torch.Tensor:
-        """n latent vectors from the run's prior (Gaussian, reshaped by latent tricks)."""
+        """n latent vectors from the run's prior (Gaussian, reshaped by latent tricks).
+
+        ``truncation`` (sampling only) redraws every entry beyond ±truncation until none is
+        left: the truncation trick of Brock et al. 2018 (BigGAN, arXiv:1809.11096).
+        """
         z = torch.randn(n, self.model.z_dim, generator=generator)
+        if truncation is not None:
+            if truncation <= 0:
+                raise GanError(f"truncation must be positive, got {truncation}")
+            outside = z.abs() > truncation
+            while outside.any():
+                z[outside] = torch.randn(int(outside.sum()), generator=generator)
+                outside = z.abs() > truncation
         return self.tricks.latent(z.to(device))
 
 
@@ -35,7 +51,7 @@ def trick_configs(trick_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def check(cfg: Mapping[str, Any]) -> None:
     """Every group option's parameters, by name and type, without building anything."""
-    MODELS.check(cfg["model"], ("data_shape", "num_classes"))
+    MODELS.check(cfg["model"], ("data_shape", "d_input_shape", "num_classes"))
     LOSSES.check(cfg["loss"])
     DATASETS.check(cfg["dataset"], ("root",))
     for trick in trick_configs(cfg["trick"]):
@@ -44,9 +60,14 @@ def check(cfg: Mapping[str, Any]) -> None:
 
 def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:
     """``cfg`` is the resolved run config as plain containers."""
-    model = MODELS.build(cfg["model"], data_shape=tuple(data_shape), num_classes=num_classes)
     loss = LOSSES.build(cfg["loss"])
     tricks = TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in trick_configs(cfg["trick"])])
+    model = MODELS.build(
+        cfg["model"],
+        data_shape=tuple(data_shape),
+        d_input_shape=tricks.data_shape(tuple(data_shape)),
+        num_classes=num_classes,
+    )
     tricks.check(model, loss)
     tricks.wrap(model)
     return Components(model, loss, tricks)

@@ -25,6 +25,7 @@ def load_run(path: str | Path) -> tuple[components.Components, dict]:
         raise GanError(f"{path}: its config is incomplete or from an incompatible gan-cli ({err})") from err
     checkpoint.load_weights(parts.model.generator, state["generator"], "generator", path)
     checkpoint.load_weights(parts.model.discriminator, state["discriminator"], "discriminator", path)
+    parts.tricks.load_state_dict(state.get("tricks", []))  # e.g. the EMA generator's weights
     return parts, state
 
 
@@ -48,12 +49,18 @@ def output_path(ckpt: Path, out: Path | None, n: int, seed: int, fmt: str) -> Pa
 
 
 def draw(
-    parts: components.Components, n: int, seed: int, device: torch.device, batch: int = 256
+    parts: components.Components,
+    n: int,
+    seed: int,
+    device: torch.device,
+    truncation: float | None = None,
+    ema: bool = True,
+    batch: int = 256,
 ) -> torch.Tensor:
     """n samples from latents seeded by ``seed``, generated in batches, returned on the CPU."""
     model = parts.model.to(device)
-    z = parts.latent(n, "cpu", torch.Generator().manual_seed(seed))
-    return torch.cat([generate(model, chunk.to(device)).cpu() for chunk in z.split(batch)])
+    z = parts.latent(n, "cpu", torch.Generator().manual_seed(seed), truncation)
+    return torch.cat([generate(model, chunk.to(device), ema).cpu() for chunk in z.split(batch)])
 
 
 def write(samples: torch.Tensor, out: Path, fmt: str) -> None:

@@ -1,7 +1,8 @@
 """One training step of a GAN: the D update(s), then the G update.
 
 This is where losses and tricks meet the networks. Tricks act only through ``TrickSet``'s
-hook points, so nothing here knows which tricks are on.
+hook points (see ``gan_cli/tricks/base.py`` for the order), so nothing here knows which
+tricks are on.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class AdversarialStep:
             real = next_batch()
             with torch.no_grad():
                 fake = G(self.latent(len(real)))
-            real_in, fake_in = tricks.d_input(real), tricks.d_input(fake)
-            real_out, fake_out = D(real_in), D(fake_in)
+            real_in, fake_in = tricks.d_input(real), tricks.d_input(tricks.fake_for_d(fake))
+            real_out, fake_out = tricks.d_forward(D, real_in, fake_in)
             real_target, fake_target = tricks.targets(real_out, fake_out)
             d_loss = loss.d_loss(real_out, fake_out, real_target, fake_target)
             d_loss = d_loss + tricks.d_penalty(D, real_in, fake_in)
@@ -52,8 +53,10 @@ class AdversarialStep:
             self.d_opt.step()
             tricks.after_d_step(self.model)
 
-        fake_out_g = D(tricks.d_input(G(self.latent(len(real)))))
-        g_loss = loss.g_loss(fake_out_g, real_out.detach())
+        fake_in_g = tricks.d_input(G(self.latent(len(real))))
+        fake_out_g = D(fake_in_g)
+        g_loss = tricks.g_adversarial_weight * loss.g_loss(fake_out_g, real_out.detach())
+        g_loss = g_loss + tricks.g_penalty(self.model, real_in, fake_in_g)
         self.g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_opt.step()

@@ -45,12 +45,13 @@ def load_data(cfg: dict[str, Any]) -> Data:
 
 
 @torch.no_grad()
-def generate(model: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """Samples in eval mode (batch-norm running statistics), so they do not depend on the batch."""
+def generate(model: torch.nn.Module, z: torch.Tensor, ema: bool = True) -> torch.Tensor:
+    """Samples in eval mode (batch-norm running statistics), so they do not depend on the batch;
+    from the EMA generator when the run keeps one and ``ema``."""
     was_training = model.training
     model.eval()
     try:
-        return model.generate(z)
+        return model.generate(z, ema)
     finally:
         model.train(was_training)
 
@@ -109,6 +110,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     model = parts.model.to(device)
     g_opt = torch.optim.Adam(model.generator.parameters(), lr=tcfg["lr_g"], betas=tuple(tcfg["betas"]))
     d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=tcfg["lr_d"], betas=tuple(tcfg["betas"]))
+    parts.tricks.configure(g_opt, d_opt)
     step_fn = model.step_class(
         model, parts.loss, parts.tricks, g_opt, d_opt, latent=lambda n: parts.latent(n, device)
     )

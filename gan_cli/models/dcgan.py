@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from gan_cli.errors import GanError
-from gan_cli.models.base import GAN, init_dcgan_weights
+from gan_cli.models.base import GAN, Discriminator, init_dcgan_weights
 from gan_cli.registry import MODELS
 
 D_NORMS = {"batch": nn.BatchNorm2d, "none": None}
@@ -26,6 +26,7 @@ class DCGAN(GAN):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
+        d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (PacGAN packs channels)
         z_dim: int = 100,  # latent size
         g_channels: int = 64,  # G feature maps at the last hidden layer, doubled per step down
         d_channels: int = 64,  # D feature maps at the first layer, doubled per step down
@@ -42,7 +43,8 @@ class DCGAN(GAN):
             raise GanError(f"dcgan d_norm must be one of {', '.join(D_NORMS)}, got '{d_norm}'")
         self.z_dim = z_dim
         self.generator = _Generator(z_dim, g_channels, channels, int(steps))
-        self.discriminator = _Discriminator(d_channels, channels, int(steps), D_NORMS[d_norm])
+        d_channels_in = (d_input_shape or data_shape)[0]
+        self.discriminator = _Discriminator(d_channels, d_channels_in, int(steps), D_NORMS[d_norm])
         self.apply(init_dcgan_weights)
 
 
@@ -68,7 +70,7 @@ class _Generator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
-class _Discriminator(nn.Module):
+class _Discriminator(Discriminator):
     def __init__(self, width: int, channels: int, steps: int, norm: type[nn.Module] | None):
         super().__init__()
         widths = [width * 2**i for i in range(steps)]  # e.g. 64, 128, 256
@@ -79,8 +81,5 @@ class _Discriminator(nn.Module):
             if norm is not None:
                 layers.append(norm(w_out))
             layers.append(nn.LeakyReLU(0.2, True))
-        layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 0))  # 4x4 -> one logit
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
+        self.body = nn.Sequential(*layers)  # -> widths[-1] x 4 x 4
+        self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0)  # 4x4 -> one logit

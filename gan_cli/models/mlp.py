@@ -11,7 +11,7 @@ import math
 
 from torch import nn
 
-from gan_cli.models.base import GAN
+from gan_cli.models.base import GAN, Discriminator
 from gan_cli.registry import MODELS
 
 
@@ -32,7 +32,8 @@ class LeakyReLU02(nn.LeakyReLU):
 class MLPGAN(GAN):
     def __init__(
         self,
-        data_shape: tuple[int, ...],  # injected from the dataset
+        data_shape: tuple[int, ...],  # injected: what G makes
+        d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (default data_shape)
         z_dim: int = 64,  # latent size
         hidden: int = 256,  # width of every hidden layer (G and D)
         depth: int = 3,  # hidden layers per network
@@ -41,12 +42,16 @@ class MLPGAN(GAN):
         self.z_dim = z_dim
         self.data_shape = tuple(data_shape)
         n_out = math.prod(self.data_shape)
-        is_image = len(self.data_shape) == 3
         g_layers = _mlp([z_dim] + [hidden] * depth + [n_out], nn.ReLU)
         # Images live in [-1, 1]; points of a toy mixture are unbounded.
-        if is_image:
+        if len(self.data_shape) == 3:
             g_layers.append(nn.Tanh())
         self.generator = nn.Sequential(*g_layers, nn.Unflatten(1, self.data_shape))
-        self.discriminator = nn.Sequential(
-            nn.Flatten(), *_mlp([n_out] + [hidden] * depth + [1], LeakyReLU02), nn.Flatten(0)
-        )
+        self.discriminator = _Discriminator(math.prod(d_input_shape or data_shape), hidden, depth)
+
+
+class _Discriminator(Discriminator):
+    def __init__(self, n_in: int, hidden: int, depth: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), *_mlp([n_in] + [hidden] * depth, LeakyReLU02), LeakyReLU02())
+        self.head = nn.Linear(hidden, 1)

@@ -3,6 +3,22 @@
 A trick overrides only the hooks it needs; every default leaves training unchanged. The
 training step calls the ``TrickSet``, never an individual trick, so adding a trick is one new
 file with one class and one YAML entry — no edit to the loop.
+
+Order of a training step, with the hooks it calls::
+
+    on_step(step)
+    repeat d_steps times:                                   # n_critic
+        real = next batch;  fake = G(latent(z))             # latent: the prior
+        real_in = d_input(real);  fake_in = d_input(fake_for_d(fake))
+        real_out, fake_out = d_forward(D, real_in, fake_in) # separate or mixed batches
+        targets(...)                                        # label smoothing, noisy labels
+        D loss + d_penalty(D, real_in, fake_in);  step;  after_d_step(model)
+    fake = G(latent(z));  fake_out = D(d_input(fake))
+    g_adversarial_weight * G loss + g_penalty(model, real_in, fake_in_g);  step;  after_g_step(model)
+
+Once, when the run is built: ``data_shape`` (what D is built for, before the model exists),
+``check`` (refuse impossible combinations), ``wrap`` (change the networks), ``configure``
+(optimizer settings).
 """
 
 from __future__ import annotations
@@ -12,17 +28,29 @@ from typing import Any
 import torch
 from torch import nn
 
+from gan_cli.errors import GanError
+
 
 class Trick:
     """Base class: all hooks are no-ops."""
 
     d_steps = 1  # discriminator updates per generator update
+    g_adversarial_weight = 1.0  # weight of the loss's G term (feature matching may replace it)
+    order = 0  # position at the hook points, low first (e.g. packing after augmentation)
+    owns_d_forward = False  # set when the trick overrides d_forward (only one may)
+
+    def data_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The per-sample shape D is built for (PacGAN packs m samples into one)."""
+        return shape
 
     def check(self, model: nn.Module, loss: Any) -> None:
         """Raise ``GanError`` when this trick cannot work with this model or loss."""
 
     def wrap(self, model: nn.Module) -> None:
         """Change the networks in place before the optimizers see them (e.g. spectral norm)."""
+
+    def configure(self, g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer) -> None:
+        """Adjust the optimizers once they exist (e.g. TTUR learning rates)."""
 
     def latent(self, z: torch.Tensor) -> torch.Tensor:
         """Reshape Gaussian draws into the latent prior G is trained and sampled with."""
@@ -31,9 +59,19 @@ class Trick:
     def on_step(self, step: int) -> None:
         """Called at the start of every training step (for schedules)."""
 
+    def fake_for_d(self, fake: torch.Tensor) -> torch.Tensor:
+        """The fakes D is updated on (e.g. mixed with replayed old fakes)."""
+        return fake
+
     def d_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What D sees, applied alike to real and fake batches."""
+        """What D sees, applied alike to real and fake batches, in D's and G's updates."""
         return x
+
+    def d_forward(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's outputs on the real and the fake batch (default: two separate batches)."""
+        return D(real), D(fake)
 
     def targets(
         self, real_target: torch.Tensor, fake_target: torch.Tensor
@@ -42,7 +80,11 @@ class Trick:
         return real_target, fake_target
 
     def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
-        """An extra term added to D's loss."""
+        """An extra term added to D's loss (inputs as D saw them)."""
+        return 0.0
+
+    def g_penalty(self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
+        """An extra term added to G's loss (``fake`` carries G's graph; inputs as D sees them)."""
         return 0.0
 
     def after_d_step(self, model: nn.Module) -> None:
@@ -59,11 +101,22 @@ class Trick:
 
 
 class TrickSet:
-    """The tricks of one run, applied in order at each hook point."""
+    """The tricks of one run, applied in ``order`` at each hook point."""
 
     def __init__(self, tricks: list[Trick]):
-        self.tricks = tricks
+        self.tricks = sorted(tricks, key=lambda t: t.order)
         self.d_steps = max([t.d_steps for t in tricks], default=1)
+        self.g_adversarial_weight = min([t.g_adversarial_weight for t in tricks], default=1.0)
+        owners = [t for t in tricks if t.owns_d_forward]
+        if len(owners) > 1:
+            names = ", ".join(type(t).__name__ for t in owners)
+            raise GanError(f"only one trick may decide how D sees its batches; got {names}")
+        self._d_forward_owner = owners[0] if owners else Trick()
+
+    def data_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        for t in self.tricks:
+            shape = t.data_shape(shape)
+        return shape
 
     def check(self, model: nn.Module, loss: Any) -> None:
         for t in self.tricks:
@@ -72,6 +125,10 @@ class TrickSet:
     def wrap(self, model: nn.Module) -> None:
         for t in self.tricks:
             t.wrap(model)
+
+    def configure(self, g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer) -> None:
+        for t in self.tricks:
+            t.configure(g_optimizer, d_optimizer)
 
     def latent(self, z: torch.Tensor) -> torch.Tensor:
         for t in self.tricks:
@@ -82,10 +139,20 @@ class TrickSet:
         for t in self.tricks:
             t.on_step(step)
 
+    def fake_for_d(self, fake: torch.Tensor) -> torch.Tensor:
+        for t in self.tricks:
+            fake = t.fake_for_d(fake)
+        return fake
+
     def d_input(self, x: torch.Tensor) -> torch.Tensor:
         for t in self.tricks:
             x = t.d_input(x)
         return x
+
+    def d_forward(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._d_forward_owner.d_forward(D, real, fake)
 
     def targets(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         real_target, fake_target = torch.ones_like(real_out), torch.zeros_like(fake_out)
@@ -95,6 +162,9 @@ class TrickSet:
 
     def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
         return sum((t.d_penalty(D, real, fake) for t in self.tricks), 0.0)
+
+    def g_penalty(self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
+        return sum((t.g_penalty(model, real, fake) for t in self.tricks), 0.0)
 
     def after_d_step(self, model: nn.Module) -> None:
         for t in self.tricks:
