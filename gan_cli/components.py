@@ -10,8 +10,9 @@ import torch
 
 from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
+from gan_cli.metrics.base import Metric
 from gan_cli.models.base import GAN
-from gan_cli.registry import DATASETS, LOSSES, META_KEYS, MODELS, TRICKS
+from gan_cli.registry import DATASETS, LOSSES, META_KEYS, METRICS, MODELS, TRICKS
 from gan_cli.tricks.base import TrickSet
 
 
@@ -20,6 +21,7 @@ class Components:
     model: GAN
     loss: Loss
     tricks: TrickSet
+    metrics: list[Metric]
 
     def latent(
         self,
@@ -44,9 +46,9 @@ class Components:
         return self.tricks.latent(z.to(device))
 
 
-def trick_configs(trick_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A trick set's YAML ({trick name: params}) as registry configs."""
-    return [{"name": name, **(params or {})} for name, params in trick_cfg.items() if name not in META_KEYS]
+def named_configs(group_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A set's YAML ({name: params}, as trick sets and metric sets are) as registry configs."""
+    return [{"name": name, **(params or {})} for name, params in group_cfg.items() if name not in META_KEYS]
 
 
 def check(cfg: Mapping[str, Any]) -> None:
@@ -54,14 +56,16 @@ def check(cfg: Mapping[str, Any]) -> None:
     MODELS.check(cfg["model"], ("data_shape", "d_input_shape", "num_classes"))
     LOSSES.check(cfg["loss"])
     DATASETS.check(cfg["dataset"], ("root",))
-    for trick in trick_configs(cfg["trick"]):
+    for trick in named_configs(cfg["trick"]):
         TRICKS.check(trick)
+    for metric in named_configs(cfg["metrics"]):
+        METRICS.check(metric)
 
 
 def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:
     """``cfg`` is the resolved run config as plain containers."""
     loss = LOSSES.build(cfg["loss"])
-    tricks = TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in trick_configs(cfg["trick"])])
+    tricks = TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in named_configs(cfg["trick"])])
     model = MODELS.build(
         cfg["model"],
         data_shape=tuple(data_shape),
@@ -70,4 +74,5 @@ def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int)
     )
     tricks.check(model, loss)
     tricks.wrap(model)
-    return Components(model, loss, tricks)
+    metrics = [METRICS.build(m) for m in named_configs(cfg.get("metrics", {}))]
+    return Components(model, loss, tricks, metrics)

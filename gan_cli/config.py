@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_cli.errors import GanError
 from gan_cli.registry import did_you_mean
 
-GROUPS = ("model", "loss", "dataset", "trick", "experiment")
+GROUPS = ("model", "loss", "dataset", "trick", "metrics", "experiment")
 
 
 def config_dir() -> Path:
@@ -89,6 +89,8 @@ POSITIVE = (
     "log.every",
     "sample.every",
     "sample.n",
+    "eval.every",
+    "eval.n",
     "checkpoint.every",
     "checkpoint.keep",
 )

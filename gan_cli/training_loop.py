@@ -82,6 +82,11 @@ class Tally:
         self.steps = state["steps"]
 
 
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def keep_metrics_until(path: Path, step: int) -> None:
     """Drop records past ``step`` (written after the checkpoint a run resumes from)."""
     if not path.exists():
@@ -117,6 +122,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     batches = data.batches(tcfg["batch_size"], seed=cfg["seed"])
     # One fixed latent batch for every grid, so progress is comparable across steps and runs.
     fixed_z = parts.latent(cfg["sample"]["n"], device, torch.Generator().manual_seed(cfg["seed"]))
+    eval_z = parts.latent(cfg["eval"]["n"], device, torch.Generator().manual_seed(cfg["seed"] + 1))
     tally, guard = Tally(), NonFiniteGuard(device)
 
     def capture(step: int) -> dict[str, Any]:
@@ -162,6 +168,15 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     )
     reference = data.head(max(cfg["sample"]["n"], 2000)) if len(data.shape) == 1 else None
 
+    def evaluate(step: int) -> None:
+        """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
+        if not parts.metrics:
+            return
+        samples = generate(model, eval_z)
+        results = {k: v for metric in parts.metrics for k, v in metric(samples, data).items()}
+        if results:
+            append_record(metrics_path, {"step": step, **results})
+
     def save_checkpoint(step: int, periodic: bool) -> None:
         guard.check()  # never save weights trained past a NaN
         state = capture(step)
@@ -201,12 +216,13 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                     record = {"step": step, **tally.means()}
                     record["images_per_sec"] = n * images_per_step / (now - last_log_time)
                     record["elapsed_sec"] = now - t0
-                    with open(metrics_path, "a") as f:
-                        f.write(json.dumps(record) + "\n")
+                    append_record(metrics_path, record)
                     progress.update(step, record)
                     last_log_time = now
                 if step % cfg["sample"]["every"] == 0:
                     save_samples(samples_dir / f"step_{step:07d}.png", generate(model, fixed_z), reference)
+                if step % cfg["eval"]["every"] == 0 and step != steps:
+                    evaluate(step)
                 if step % cfg["checkpoint"]["every"] == 0:
                     save_checkpoint(step, periodic=True)
                 if signals.received is not None:
@@ -232,6 +248,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                     tcfg["nan_lr_factor"],
                 )
 
+    evaluate(steps)
     save_checkpoint(steps, periodic=False)
     save_samples(samples_dir / "final.png", generate(model, fixed_z), reference)
     log.info("done: %d steps in %.1fs; run folder %s", steps, time.perf_counter() - t0, run_dir)

@@ -30,7 +30,7 @@ def test_every_trick_has_a_file_named_after_it_and_sets_use_registered_tricks():
         assert (PACKAGE / "tricks" / f"{name}.py").is_file()
     for option in group_options("trick"):
         cfg = resolve(compose([f"trick={option}"]))
-        assert all(t["name"] in TRICKS.names() for t in components.trick_configs(cfg["trick"]))
+        assert all(t["name"] in TRICKS.names() for t in components.named_configs(cfg["trick"]))
 
 
 @pytest.mark.parametrize("option", group_options("dataset"))

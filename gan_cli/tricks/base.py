@@ -13,7 +13,7 @@ Order of a training step, with the hooks it calls::
         real_out, fake_out = d_forward(D, real_in, fake_in) # separate or mixed batches
         targets(...)                                        # label smoothing, noisy labels
         D loss + d_penalty(D, real_in, fake_in);  step;  after_d_step(model)
-    fake = G(latent(z));  fake_out = D(d_input(fake))
+    fake = G(latent(z));  fake_out = g_discriminator(model, real_in)(d_input(fake))  # unrolled D
     g_adversarial_weight * G loss + g_penalty(model, real_in, fake_in_g);  step;  after_g_step(model)
 
 Once, when the run is built: ``data_shape`` (what D is built for, before the model exists),
@@ -78,6 +78,11 @@ class Trick:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The real/fake targets of losses that use them."""
         return real_target, fake_target
+
+    def g_discriminator(self, model: nn.Module, real: torch.Tensor) -> nn.Module | None:
+        """The D that scores G's fakes in G's update; None keeps the current D (unrolled GANs
+        return D after k look-ahead updates on ``real``)."""
+        return None
 
     def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
         """An extra term added to D's loss (inputs as D saw them)."""
@@ -162,6 +167,13 @@ class TrickSet:
 
     def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
         return sum((t.d_penalty(D, real, fake) for t in self.tricks), 0.0)
+
+    def g_discriminator(self, model: nn.Module, real: torch.Tensor) -> nn.Module:
+        for t in self.tricks:
+            D = t.g_discriminator(model, real)
+            if D is not None:
+                return D
+        return model.discriminator
 
     def g_penalty(self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
         return sum((t.g_penalty(model, real, fake) for t in self.tricks), 0.0)
