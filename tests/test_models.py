@@ -69,3 +69,16 @@ def test_dcgan_doubles_from_4x4_to_the_resolution():
     model = MODELS.build({"name": "dcgan", "g_channels": 8, "d_channels": 8}, data_shape=(3, 64, 64))
     convs = [m for m in model.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [c.out_channels for c in convs] == [64, 32, 16, 8, 3]
+
+
+@pytest.mark.parametrize("option", ["g_activation=leaky_relu", "d_downsample=avgpool"])
+def test_dcgan_sparse_gradient_options(option, tmp_path):
+    key, value = option.split("=")
+    model = MODELS.build(
+        {"name": "dcgan", "g_channels": 4, "d_channels": 4, key: value}, data_shape=(1, 16, 16)
+    )
+    kinds = {type(m) for m in model.modules()}
+    assert (torch.nn.LeakyReLU in {type(m) for m in model.generator.modules()}) == (key == "g_activation")
+    assert (torch.nn.AvgPool2d in kinds) == (key == "d_downsample")
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
+    assert model.discriminator(model.generate(torch.randn(3, 100))).shape == (3,)

@@ -10,6 +10,7 @@ so one definition serves any power-of-two resolution (32 for MNIST, 64 as in the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -19,6 +20,9 @@ from gan_cli.models.base import GAN, Discriminator, init_dcgan_weights
 from gan_cli.registry import MODELS
 
 D_NORMS = {"batch": nn.BatchNorm2d, "none": None}
+# ganhacks' "avoid sparse gradients": LeakyReLU in G, average pooling instead of strides in D.
+G_ACTIVATIONS = {"relu": lambda: nn.ReLU(True), "leaky_relu": lambda: nn.LeakyReLU(0.2, True)}
+D_DOWNSAMPLING = ("strided", "avgpool")
 
 
 @MODELS.register("dcgan")
@@ -31,6 +35,8 @@ class DCGAN(GAN):
         g_channels: int = 64,  # G feature maps at the last hidden layer, doubled per step down
         d_channels: int = 64,  # D feature maps at the first layer, doubled per step down
         d_norm: str = "batch",  # "batch" (the paper) or "none" (for gradient penalties)
+        g_activation: str = "relu",  # "relu" (the paper) or "leaky_relu"
+        d_downsample: str = "strided",  # "strided" convs (the paper) or "avgpool" (conv + 2x2 average)
     ):
         super().__init__()
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
@@ -39,29 +45,38 @@ class DCGAN(GAN):
         steps = math.log2(size / 4)
         if size < 8 or steps != int(steps):
             raise GanError(f"dcgan needs a power-of-two resolution >= 8, got {size}")
-        if d_norm not in D_NORMS:
-            raise GanError(f"dcgan d_norm must be one of {', '.join(D_NORMS)}, got '{d_norm}'")
+        for key, value, valid in (
+            ("d_norm", d_norm, D_NORMS),
+            ("g_activation", g_activation, G_ACTIVATIONS),
+            ("d_downsample", d_downsample, D_DOWNSAMPLING),
+        ):
+            if value not in valid:
+                raise GanError(f"dcgan {key} must be one of {', '.join(valid)}, got '{value}'")
         self.z_dim = z_dim
-        self.generator = _Generator(z_dim, g_channels, channels, int(steps))
+        self.generator = _Generator(z_dim, g_channels, channels, int(steps), G_ACTIVATIONS[g_activation])
         d_channels_in = (d_input_shape or data_shape)[0]
-        self.discriminator = _Discriminator(d_channels, d_channels_in, int(steps), D_NORMS[d_norm])
+        self.discriminator = _Discriminator(
+            d_channels, d_channels_in, int(steps), D_NORMS[d_norm], d_downsample == "avgpool"
+        )
         self.apply(init_dcgan_weights)
 
 
 class _Generator(nn.Module):
-    def __init__(self, z_dim: int, width: int, channels: int, steps: int):
+    def __init__(
+        self, z_dim: int, width: int, channels: int, steps: int, activation: Callable[[], nn.Module]
+    ):
         super().__init__()
         widths = [width * 2 ** (steps - 1 - i) for i in range(steps)]  # e.g. 256, 128, 64
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
             nn.BatchNorm2d(widths[0]),
-            nn.ReLU(True),
+            activation(),
         ]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += [
                 nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(w_out),
-                nn.ReLU(True),
+                activation(),
             ]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -70,14 +85,21 @@ class _Generator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
+def _downsample(w_in: int, w_out: int, bias: bool, avgpool: bool) -> list[nn.Module]:
+    """Halve the resolution: a strided 4x4 conv, or a 3x3 conv then 2x2 average pooling."""
+    if avgpool:
+        return [nn.Conv2d(w_in, w_out, 3, 1, 1, bias=bias), nn.AvgPool2d(2)]
+    return [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=bias)]
+
+
 class _Discriminator(Discriminator):
-    def __init__(self, width: int, channels: int, steps: int, norm: type[nn.Module] | None):
+    def __init__(self, width: int, channels: int, steps: int, norm: type[nn.Module] | None, avgpool: bool):
         super().__init__()
         widths = [width * 2**i for i in range(steps)]  # e.g. 64, 128, 256
         # The paper leaves the first D layer without batch norm.
-        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        layers = [*_downsample(channels, widths[0], True, avgpool), nn.LeakyReLU(0.2, True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers.append(nn.Conv2d(w_in, w_out, 4, 2, 1, bias=norm is None))
+            layers += _downsample(w_in, w_out, norm is None, avgpool)
             if norm is not None:
                 layers.append(norm(w_out))
             layers.append(nn.LeakyReLU(0.2, True))
