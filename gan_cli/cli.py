@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from gan_cli.data_cli import data_app
 from gan_cli.errors import GanError
 from gan_cli.report_error import print_error
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(data_app, name="data")
 
 # Hydra's own flags that take a value, so their values are not mistaken for overrides.
 HYDRA_VALUE_FLAGS = {

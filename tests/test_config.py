@@ -11,6 +11,7 @@ from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS, LOSSES, MODELS, TRICKS
 from gan_cli.training_loop import load_data
 from tests.conftest import tiny_config
+from tests.test_fashion_cifar import TINY_OFFICIAL
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gan_cli"
 
@@ -34,8 +35,10 @@ def test_every_trick_has_a_file_named_after_it_and_sets_use_registered_tricks():
 
 
 @pytest.mark.parametrize("option", group_options("dataset"))
-def test_every_dataset_builds(option, tmp_path):
+def test_every_dataset_builds(option, tmp_path, monkeypatch):
     extra = []
+    if option in TINY_OFFICIAL:
+        TINY_OFFICIAL[option](tmp_path, monkeypatch)
     if option == "image_folder":
         from PIL import Image
 

@@ -4,8 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from gan_cli.errors import GanError
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random crops and left-right flips, drawn afresh each time a batch is drawn.
+
+    Samples are stored as squares of at least ``size`` pixels; each batch is cut to ``size`` at
+    a random offset per image (``random_crop``) or at the centre, and each image is mirrored
+    with probability 1/2 (``flip``). One gather does both, so it costs one kernel on a GPU.
+    """
+
+    size: int  # side of the images the model sees
+    random_crop: bool = False
+    flip: bool = False
+
+    def centre(self, images: torch.Tensor) -> torch.Tensor:
+        start = (images.shape[-1] - self.size) // 2
+        return images[..., start : start + self.size, start : start + self.size]
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if not (self.random_crop or self.flip):
+            return self.centre(images)
+        n, channels, stored = len(images), images.shape[1], images.shape[-1]
+        if self.random_crop:
+            offsets = torch.randint(stored - self.size + 1, (2, n, 1), generator=generator)
+        else:
+            offsets = torch.full((2, n, 1), (stored - self.size) // 2)
+        rows, cols = offsets + torch.arange(self.size)
+        if self.flip:
+            mirrored = torch.rand(n, 1, generator=generator) < 0.5
+            cols = torch.where(mirrored, cols.flip(1), cols)
+        device = images.device
+        rows, cols = rows.to(device)[:, None, :, None], cols.to(device)[:, None, None, :]
+        index = torch.arange(n, device=device)[:, None, None, None]
+        channel = torch.arange(channels, device=device)[None, :, None, None]
+        return images[index, channel, rows, cols]
 
 
 @dataclass
@@ -14,6 +53,8 @@ class Data:
 
     ``samples`` is N×C×H×W in [-1, 1] for images or N×D for points of a toy mixture. Toy
     mixtures also carry their mode centres and per-mode std, for the mode-coverage metrics.
+    ``classes`` names the labels where they have names; with ``augment``, samples are stored
+    larger than ``shape`` and each batch is cropped (and flipped) as it is drawn.
     """
 
     samples: torch.Tensor
@@ -22,9 +63,16 @@ class Data:
     description: str = ""
     modes: torch.Tensor | None = None
     mode_std: float = 0.0
+    classes: tuple[str, ...] = ()
+    augment: Augment | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
 
     @property
     def shape(self) -> tuple[int, ...]:
+        if self.augment is not None:
+            return (*self.samples.shape[1:-2], self.augment.size, self.augment.size)
         return tuple(self.samples.shape[1:])
 
     def to(self, device: torch.device) -> Data:
@@ -32,8 +80,8 @@ class Data:
         return replace(self, samples=self.samples.to(device), labels=labels)
 
     def head(self, n: int) -> torch.Tensor:
-        """The first ``n`` samples (for the grid of real data)."""
-        return self.samples[:n]
+        """The first ``n`` samples (for the grid of real data), centre-cropped when augmented."""
+        return self.samples[:n] if self.augment is None else self.augment.centre(self.samples[:n])
 
     def batches(self, batch_size: int, seed: int) -> Batches:
         return Batches(self, batch_size, seed)
@@ -62,7 +110,8 @@ class Batches:
             self._pos = 0
         index = self._order[self._pos : self._pos + self.batch_size]
         self._pos += self.batch_size
-        return self.data.samples[index]
+        batch, augment = self.data.samples[index], self.data.augment
+        return batch if augment is None else augment(batch, self.generator)
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "order": self._order.cpu(), "pos": self._pos}
@@ -84,3 +133,16 @@ def to_resolution(images: torch.Tensor, resolution: int) -> torch.Tensor:
         after = resolution - size - before
         return F.pad(images, (before, after, before, after), value=-1.0)
     return F.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True).clamp(-1, 1)
+
+
+def from_uint8(
+    images: np.ndarray, labels: np.ndarray | None, resolution: int, num_classes: int = 0, **fields
+) -> Data:
+    """``Data`` from N×C×H×W uint8 images (square) and their labels, brought to ``resolution``."""
+    if labels is not None and len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise GanError(f"labels must lie in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}")
+    # torch converts faster than numpy; it wants a writable array (np.frombuffer's is not).
+    pixels = torch.from_numpy(images if images.flags.writeable else images.copy())
+    samples = to_resolution(pixels.float().div_(127.5).sub_(1.0), resolution)
+    targets = None if labels is None else torch.from_numpy(labels.astype(np.int64))
+    return Data(samples, targets, num_classes=num_classes, **fields)

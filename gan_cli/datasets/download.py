@@ -1,4 +1,8 @@
-"""Checksum-verified, atomic downloads with a progress bar."""
+"""Checksum-verified, atomic downloads with a progress bar, and a dataset's official files.
+
+Downloads are restartable rather than resumable: a partial file never survives (it is a
+temporary file removed on any failure or interrupt), so running again starts the file afresh.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,20 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from gan_cli.errors import GanError
+
+
+class DownloadError(GanError):
+    """No mirror could be reached (as opposed to a mirror serving a wrong file)."""
+
+    def __init__(self, name: str, failures: list[tuple[str, str]]):
+        super().__init__(f"could not download {name} ({'; '.join(f'{u}: {r}' for u, r in failures)})")
+        self.failures = failures  # (url, reason) for each mirror tried
 
 
 def md5(path: Path) -> str:
@@ -47,8 +60,44 @@ def fetch(urls: list[str], target: Path, expected_md5: str, timeout: float = 30.
             os.replace(tmp, target)
             return
         except (urllib.error.URLError, OSError, TimeoutError) as err:
-            failures.append(f"{url}: {getattr(err, 'reason', err)}")
+            failures.append((url, " ".join(str(getattr(err, "reason", err)).split())))  # one line
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    raise GanError(f"could not download {target.name} ({'; '.join(failures)})")
+    raise DownloadError(target.name, failures)
+
+
+def official_files(
+    folder: Path, checksums: Mapping[str, str], mirrors: Sequence[str], download: bool, what: str
+) -> list[Path]:
+    """``folder/<name>`` for each official file in ``checksums``, the missing ones downloaded
+    (and verified) from the first of ``mirrors`` that answers when ``download`` is set.
+
+    Raises ``GanError`` in one line: a mirror's wrong file as ``fetch`` reports it; otherwise
+    which files to download from where, and the folder to put them in.
+    """
+    reason = "and dataset.download=false"
+    for name in [name for name in checksums if not (folder / name).exists()] if download else ():
+        try:
+            fetch([mirror + name for mirror in mirrors], folder / name, checksums[name])
+        except DownloadError as err:
+            reason = f"and could not be downloaded ({err.failures[0][1]})"
+            break
+    missing = [name for name in checksums if not (folder / name).exists()]
+    if missing:
+        raise GanError(
+            f"{what} is not in {folder} {reason}; download {', '.join(missing)} from {mirrors[0]} "
+            f"and put {'it' if len(missing) == 1 else 'them'} there (or point data.root elsewhere)"
+        )
+    return [folder / name for name in checksums]
+
+
+def verify(path: Path, expected_md5: str) -> None:
+    """Refuse a file that is not the published one (a file put there by hand, say); it is left
+    in place, since it is the user's."""
+    actual = md5(path)
+    if actual != expected_md5:
+        raise GanError(
+            f"{path} does not match its published checksum (md5 {actual}, expected {expected_md5}); "
+            "delete it and it will be downloaded again"
+        )

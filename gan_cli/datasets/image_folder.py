@@ -1,71 +1,176 @@
 """Any folder of images (faces, cats, paintings), optionally with class sub-folders as labels.
 
-Every image is converted to RGB (or grayscale), its shorter side resized to the resolution and
-the centre cropped, and the whole set held in memory. Files that are not readable images are
+Every image is brought to one form whatever it was stored as — EXIF rotation applied, 16-bit
+scaled to 8, palette and transparency composited over white, then RGB or grayscale — and its
+centre square (or, with ``crop=random``, a random square, drawn anew each time) resized to the
+resolution. Hidden files and folders are ignored; files that are not readable images are
 skipped and counted; a folder with no readable image is refused.
+
+Folders up to ``AUTO_IN_MEMORY_BYTES`` of decoded samples are decoded once (in parallel) and
+kept as one tensor on the training device; larger ones are streamed from disk by DataLoader
+workers (``gan_cli/datasets/streaming.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import Augment, Data
+from gan_cli.datasets.streaming import StreamingData, parallel_map
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+# in_memory=auto keeps a folder in memory when its float32 samples fit in 1 GiB: CIFAR-sized sets
+# and tens of thousands of 64×64 images; CelebA or FFHQ at full size stream.
+AUTO_IN_MEMORY_BYTES = 1 << 30
+# With crop=random, images are stored this much larger than the resolution and a random square
+# of the resolution is cut from them per draw (pix2pix's 286 -> 256 jitter).
+RANDOM_CROP_MARGIN = 9 / 8
+# Decoding a handful of images is quicker than starting worker processes.
+MIN_FILES_FOR_WORKERS = 256
+UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
-def load_image(path: Path, resolution: int, mode: str) -> np.ndarray:
-    """One image as H×W×C uint8: converted to ``mode``, shorter side resized, centre-cropped."""
+def find_images(folder: Path) -> tuple[list[Path], int]:
+    """Image files under ``folder`` (sorted, hidden paths left out), and how many other files."""
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    images = [p for p in files if p.suffix.lower() in EXTENSIONS]
+    return images, len(files) - len(images)
+
+
+def class_labels(folder: Path, files: list[Path], labels: str) -> tuple[list[int] | None, tuple[str, ...]]:
+    """Labels from the first-level sub-folder of each file (nested folders inside it belong to
+    it), when ``labels`` is auto and there are two or more such folders holding every image."""
+    if labels not in ("auto", "none"):
+        raise GanError(f"image_folder labels must be auto or none, got '{labels}'")
+    tops = [p.relative_to(folder).parts[0] if len(p.relative_to(folder).parts) > 1 else None for p in files]
+    classes = tuple(sorted({t for t in tops if t is not None}))
+    if labels == "none" or len(classes) < 2:
+        return None, ()
+    if None in tops:
+        log.warning("images directly in %s have no class folder: the folder is read without labels", folder)
+        return None, ()
+    index = {c: i for i, c in enumerate(classes)}
+    return [index[t] for t in tops], classes
+
+
+def as_mode(img: Image.Image, mode: str) -> Image.Image:
+    """``img`` as RGB or L, the same way whatever it was stored as."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode.startswith("I"):  # 16/32-bit grayscale: scale to 8 bits instead of clipping
+        pixels = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if pixels.max() > 255 else 255.0
+        img = Image.fromarray((pixels.clip(0, peak) * (255 / peak)).round().astype(np.uint8))
+    if img.mode == "P" or "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Transparent pixels have no defined colour underneath; white is what a viewer shows.
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+    return img.convert(mode)
+
+
+def load_image(path: Path, size: int, mode: str) -> np.ndarray:
+    """One image as size×size×C uint8: converted to ``mode``, centre square resized to ``size``."""
     with Image.open(path) as img:
-        img = img.convert(mode)
-        scale = resolution / min(img.size)
-        size = (max(resolution, round(img.width * scale)), max(resolution, round(img.height * scale)))
-        img = img.resize(size, Image.Resampling.BICUBIC)
-        left, top = (img.width - resolution) // 2, (img.height - resolution) // 2
-        img = img.crop((left, top, left + resolution, top + resolution))
-        return np.asarray(img, dtype=np.uint8).reshape(resolution, resolution, len(mode))
+        img.draft(None, (size, size))  # JPEGs: let the decoder downscale by 2-8× for free
+        img = ImageOps.fit(as_mode(img, mode), (size, size), Image.Resampling.BICUBIC)
+        return np.asarray(img, dtype=np.uint8).reshape(size, size, len(mode))
+
+
+def decode(path: Path, size: int, mode: str) -> np.ndarray | None:
+    """``load_image`` as C×H×W, or None for a file that is not a readable image.
+
+    An array, not a tensor: workers would pass each tensor through its own shared-memory file,
+    and a folder of them would run out of file descriptors.
+    """
+    try:
+        return np.ascontiguousarray(load_image(path, size, mode).transpose(2, 0, 1))
+    except UNREADABLE:
+        return None
+
+
+def readable(path: Path) -> bool:
+    """Whether ``path`` opens as an image (its header only: cheap enough for a whole folder)."""
+    try:
+        with Image.open(path) as img:
+            return img.width > 0 and img.height > 0
+    except UNREADABLE:
+        return False
+
+
+def worker_count(workers: int, files: int) -> int:
+    """``workers``, or when it is -1: one per CPU core up to 8, none for a small folder."""
+    if workers >= 0:
+        return workers
+    return 0 if files < MIN_FILES_FOR_WORKERS else min(8, os.cpu_count() or 1)
 
 
 @DATASETS.register("image_folder")
 def image_folder(
-    path: str,  # folder of images; sub-folders, if any, are the classes
-    resolution: int = 64,  # images are resized and centre-cropped to this square size
+    path: str,  # folder of images; two or more sub-folders become class labels
+    resolution: int = 64,  # side of the square images the model sees
     channels: int = 3,  # 3 for RGB, 1 for grayscale
-) -> Data:
+    labels: str = "auto",  # auto: first-level sub-folders are classes; none: no labels
+    crop: str = "center",  # center, or random: a random square, drawn anew each time
+    flip: bool = False,  # mirror left-right at random, drawn anew each time
+    in_memory: bool | str = "auto",  # true: decode once, keep on the device; false: stream; auto: by size
+    workers: int = -1,  # DataLoader worker processes decoding images; -1: one per CPU core (<= 8)
+) -> Data | StreamingData:
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise GanError(f"image folder not found: {folder} (set dataset.path)")
     if channels not in (1, 3):
         raise GanError(f"image_folder channels must be 1 or 3, got {channels}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
-    classes = sorted({p.parent.relative_to(folder).as_posix() for p in files} - {"."})
-    class_index = {c: i for i, c in enumerate(classes)}
-    images, labels, skipped = [], [], 0
-    for p in files:
-        try:
-            images.append(load_image(p, resolution, "RGB" if channels == 3 else "L"))
-        except (UnidentifiedImageError, OSError, ValueError):
-            skipped += 1
-            continue
-        labels.append(class_index.get(p.parent.relative_to(folder).as_posix(), 0))
-    if skipped:
-        log.warning("skipped %d unreadable image file(s) in %s", skipped, folder)
-    if not images:
+    if crop not in ("center", "random"):
+        raise GanError(f"image_folder crop must be center or random, got '{crop}'")
+    if in_memory not in (True, False, "auto"):
+        raise GanError(f"image_folder in_memory must be true, false or auto, got {in_memory!r}")
+    files, others = find_images(folder)
+    label_list, classes = class_labels(folder, files, labels)
+    stored = round(resolution * RANDOM_CROP_MARGIN) if crop == "random" else resolution
+    augment = Augment(resolution, random_crop=crop == "random", flip=flip)
+    read = functools.partial(decode, size=stored, mode="RGB" if channels == 3 else "L")
+    n_workers = worker_count(workers, len(files))
+    if in_memory == "auto":
+        in_memory = len(files) * channels * stored * stored * 4 <= AUTO_IN_MEMORY_BYTES
+    if in_memory:
+        decoded = parallel_map(read, files, n_workers)
+        keep = [i for i, image in enumerate(decoded) if image is not None]
+    else:  # a header check now; a file that still fails to decode is replaced when drawn
+        keep = [i for i, ok in enumerate(parallel_map(readable, files, n_workers)) if ok]
+    skipped = len(files) - len(keep)
+    if skipped or others:
+        log.warning(
+            "skipped %d unreadable image file(s) in %s (and ignored %d file(s) without an image extension)",
+            skipped,
+            folder,
+            others,
+        )
+    if not keep:
         raise GanError(f"no readable images in {folder} (looked for {', '.join(sorted(EXTENSIONS))})")
-    samples = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    labelled = len(classes) > 0
-    return Data(
-        samples,
-        torch.tensor(labels) if labelled else None,
-        num_classes=len(classes),
-        description=f"{len(images)} images from {folder}",
-    )
+    kept_labels = None if label_list is None else torch.tensor([label_list[i] for i in keep])
+    fields = {
+        "labels": kept_labels,
+        "num_classes": len(classes),
+        "classes": classes,
+        "description": f"{len(keep)} images from {folder}",
+        "augment": augment,
+    }
+    if in_memory:
+        samples = torch.from_numpy(np.stack([decoded[i] for i in keep])).float().div_(127.5).sub_(1.0)
+        return Data(samples, **fields)
+    return StreamingData([files[i] for i in keep], read, channels, workers=n_workers, **fields)

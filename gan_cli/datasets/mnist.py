@@ -12,10 +12,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from gan_cli.datasets.base import Data, to_resolution
-from gan_cli.datasets.download import fetch
+from gan_cli.datasets.base import Data, from_uint8
+from gan_cli.datasets.download import official_files
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
 
@@ -55,27 +54,19 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def _training_split(folder: Path, download: bool) -> tuple[Path, Path] | None:
-    """The 60k split's files, downloading them if allowed; None when they cannot be had."""
-    for name, checksum in TRAIN_FILES.items():
-        if (folder / name).exists() or not download:
-            continue
-        try:
-            fetch([m + name for m in MIRRORS], folder / name, checksum)
-        except GanError as err:
-            log.debug("MNIST download failed: %s", err)
-            return None
-    paths = tuple(folder / name for name in TRAIN_FILES)
-    return paths if all(p.exists() for p in paths) else None
+def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """N×1×H×W uint8 images and their N labels, from a pair of IDX files."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1:
+        raise GanError(f"{images_path} and {labels_path} are not an IDX image file and label file")
+    if len(images) != len(labels):
+        raise GanError(f"{images_path} and {labels_path} disagree on the number of samples")
+    return images[:, None], labels
 
 
 def load_idx_pair(images_path: Path, labels_path: Path, description: str, resolution: int) -> Data:
-    images = torch.from_numpy(read_idx(images_path).copy()).unsqueeze(1)
-    labels = torch.from_numpy(read_idx(labels_path).astype(np.int64))
-    if len(images) != len(labels):
-        raise GanError(f"{images_path} and {labels_path} disagree on the number of samples")
-    samples = to_resolution(images.float() / 127.5 - 1.0, resolution)
-    return Data(samples, labels, num_classes=10, description=description)
+    images, labels = read_idx_pair(images_path, labels_path)
+    return from_uint8(images, labels, resolution, num_classes=10, description=description)
 
 
 @DATASETS.register("mnist")
@@ -89,14 +80,14 @@ def mnist(
     if split not in ("auto", "train", "test"):
         raise GanError(f"mnist split must be auto, train or test, got '{split}'")
     if split != "test":
-        train = _training_split(folder, download)
-        if train is not None:
+        try:
+            train = official_files(folder, TRAIN_FILES, MIRRORS, download, "the MNIST training split")
+        except GanError as err:
+            if split == "train":
+                raise
+            log.debug("MNIST training split unavailable: %s", err)
+        else:
             return load_idx_pair(*train, "MNIST train (60k)", resolution)
-        if split == "train":
-            raise GanError(
-                f"the MNIST training split is not in {folder} and could not be downloaded; "
-                f"put {' and '.join(TRAIN_FILES)} there"
-            )
         log.warning(
             "MNIST training split not found in %s and not downloadable: "
             "training on the bundled 10k test split",
