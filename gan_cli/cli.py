@@ -22,6 +22,7 @@ app = typer.Typer(
     "  gan train model=mlp dataset=ring8           # any config group option or key\n\n"
     "  gan train -m trick=none,ganhacks seed=0,1   # a sweep, one folder per job\n\n"
     "  gan sample --ckpt outputs/DATE/TIME/checkpoints/last.pt -n 64\n\n"
+    "  gan report outputs/multirun/DATE/TIME --sort modes_covered\n\n"
     "  gan list model",
     no_args_is_help=True,
     add_completion=False,
@@ -83,9 +84,9 @@ def train(
 
       gan train +experiment=ring                    # a preset from conf/experiment
 
-      gan train trick=ganhacks trick.label_smoothing.real=0.8
+      gan train trick=ganhacks trick.instance_noise.std=0.2
 
-      gan train +trick.instance_noise.std=0.2       # add one trick
+      gan train +trick.spectral_norm.generator=true   # add one trick
 
       gan train -m trick=none,ganhacks train.steps=500
 
@@ -186,6 +187,48 @@ def sample(
     parts, _ = sampling.load_run(ckpt)
     sampling.write(sampling.draw(parts, n, seed, pick_device(device), truncation, ema), target, fmt)
     typer.echo(f"wrote {n} samples to {target}")
+
+
+@app.command()
+def report(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Multirun folders, run folders, or folders that hold runs.")
+    ],
+    sort: Annotated[
+        str | None, typer.Option("--sort", "-s", help="A metric, or run, status, step, wall.")
+    ] = None,
+    ascending: Annotated[
+        bool | None,
+        typer.Option(
+            "--ascending/--descending",
+            help="Sort order \\[default: ascending for run, wall, *loss, *_kl, fid, kid; else descending].",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder \\[default: DIR/report].")
+    ] = None,
+    running_minutes: Annotated[
+        float, typer.Option(min=0, help="An unfinished run whose files changed this recently is 'running'.")
+    ] = 10.0,
+) -> None:
+    """Compare runs: a table of their final metrics, and a Markdown report with sample grids and curves.
+
+    Examples:
+
+      gan report outputs/multirun/2026-11-22/20-31-05               # every job of a sweep
+
+      gan report outputs/multirun/2026-11-22/20-31-05 --sort modes_covered
+
+      gan report outputs/2026-11-22 --sort g_loss --descending      # every run of a day
+
+      gan report runA runB --out cmp/                               # any runs, report in cmp/
+
+    The report (report.md, curve_<metric>.png) goes to DIR/report; run folders are only read.
+    Runs that crashed or are still running show as 'stopped' or 'running'.
+    """
+    from gan_cli.report import report_command
+
+    report_command(paths, sort, ascending, out, running_minutes)
 
 
 @app.command("list")

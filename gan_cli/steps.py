@@ -54,7 +54,7 @@ class AdversarialStep:
             tricks.after_d_step(self.model)
 
         fake_in_g = tricks.d_input(G(self.latent(len(real))))
-        fake_out_g = tricks.g_discriminator(self.model, real_in)(fake_in_g)
+        fake_out_g = tricks.g_discriminator(self.model, real_in, fake_in_g, loss)(fake_in_g)
         g_loss = tricks.g_adversarial_weight * loss.g_loss(fake_out_g, real_out.detach())
         g_loss = g_loss + tricks.g_penalty(self.model, real_in, fake_in_g)
         self.g_opt.zero_grad(set_to_none=True)

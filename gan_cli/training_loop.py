@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from gan_cli import checkpoint, components
+from gan_cli.animation import write_progress_gif
 from gan_cli.datasets.base import Data
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.images import save_samples
@@ -251,5 +252,6 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     evaluate(steps)
     save_checkpoint(steps, periodic=False)
     save_samples(samples_dir / "final.png", generate(model, fixed_z), reference)
+    write_progress_gif(samples_dir, samples_dir / "progress.gif")
     log.info("done: %d steps in %.1fs; run folder %s", steps, time.perf_counter() - t0, run_dir)
     return record

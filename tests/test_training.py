@@ -19,7 +19,14 @@ def test_smoke_run_writes_the_run_folder(tmp_path):
         assert {"d_loss", "g_loss", "d_real", "d_fake", "images_per_sec", "elapsed_sec"} <= set(r)
         assert 0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1  # probabilities for the ns loss
     names = sorted(p.name for p in (run / "samples").iterdir())
-    assert names == ["final.png", "reals.png", "step_0000000.png", "step_0000002.png", "step_0000004.png"]
+    assert names == [
+        "final.png",
+        "progress.gif",
+        "reals.png",
+        "step_0000000.png",
+        "step_0000002.png",
+        "step_0000004.png",
+    ]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "last.pt",
         "step_0000002.pt",

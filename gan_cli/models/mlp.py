@@ -15,10 +15,10 @@ from gan_cli.models.base import GAN, Discriminator
 from gan_cli.registry import MODELS
 
 
-def _mlp(sizes: list[int], activation: type[nn.Module]) -> list[nn.Module]:
+def _mlp(sizes: list[int], activation: type[nn.Module], batch_norm: bool = False) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(n_in, n_out), activation()]
+        layers += [nn.Linear(n_in, n_out), *([nn.BatchNorm1d(n_out)] if batch_norm else []), activation()]
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     return layers
 
@@ -37,12 +37,13 @@ class MLPGAN(GAN):
         z_dim: int = 64,  # latent size
         hidden: int = 256,  # width of every hidden layer (G and D)
         depth: int = 3,  # hidden layers per network
+        g_batch_norm: bool = False,  # batch norm in G's hidden layers (the VEEGAN/PacGAN 2-D setup)
     ):
         super().__init__()
         self.z_dim = z_dim
         self.data_shape = tuple(data_shape)
         n_out = math.prod(self.data_shape)
-        g_layers = _mlp([z_dim] + [hidden] * depth + [n_out], nn.ReLU)
+        g_layers = _mlp([z_dim] + [hidden] * depth + [n_out], nn.ReLU, g_batch_norm)
         # Images live in [-1, 1]; points of a toy mixture are unbounded.
         if len(self.data_shape) == 3:
             g_layers.append(nn.Tanh())

@@ -13,7 +13,7 @@ Order of a training step, with the hooks it calls::
         real_out, fake_out = d_forward(D, real_in, fake_in) # separate or mixed batches
         targets(...)                                        # label smoothing, noisy labels
         D loss + d_penalty(D, real_in, fake_in);  step;  after_d_step(model)
-    fake = G(latent(z));  fake_out = g_discriminator(model, real_in)(d_input(fake))  # unrolled D
+    fake_in_g = d_input(G(latent(z)));  fake_out = g_discriminator(model, real_in, fake_in_g, loss)(fake_in_g)
     g_adversarial_weight * G loss + g_penalty(model, real_in, fake_in_g);  step;  after_g_step(model)
 
 Once, when the run is built: ``data_shape`` (what D is built for, before the model exists),
@@ -79,9 +79,11 @@ class Trick:
         """The real/fake targets of losses that use them."""
         return real_target, fake_target
 
-    def g_discriminator(self, model: nn.Module, real: torch.Tensor) -> nn.Module | None:
+    def g_discriminator(
+        self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor, loss: Any
+    ) -> nn.Module | None:
         """The D that scores G's fakes in G's update; None keeps the current D (unrolled GANs
-        return D after k look-ahead updates on ``real``)."""
+        return D after k look-ahead updates of ``loss`` on ``real`` and ``fake``, as D sees them)."""
         return None
 
     def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
@@ -168,9 +170,11 @@ class TrickSet:
     def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
         return sum((t.d_penalty(D, real, fake) for t in self.tricks), 0.0)
 
-    def g_discriminator(self, model: nn.Module, real: torch.Tensor) -> nn.Module:
+    def g_discriminator(
+        self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor, loss: Any
+    ) -> nn.Module:
         for t in self.tricks:
-            D = t.g_discriminator(model, real)
+            D = t.g_discriminator(model, real, fake, loss)
             if D is not None:
                 return D
         return model.discriminator

@@ -8,11 +8,10 @@ samples. The penalty is per sample, so D must not mix samples through batch norm
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.tricks.base import Trick
+from gan_cli.tricks.input_gradients import input_gradients, refuse_batch_norm
 
 
 @TRICKS.register("gradient_penalty")
@@ -26,15 +25,9 @@ class GradientPenalty(Trick):
         self.center = center
 
     def check(self, model, loss) -> None:
-        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.discriminator.modules()):
-            raise GanError(
-                "the gradient penalty needs a discriminator without batch norm "
-                "(for dcgan set model.d_norm=none)"
-            )
+        refuse_batch_norm(model, "the gradient penalty")
 
     def d_penalty(self, D, real, fake):
         alpha = torch.rand((len(real),) + (1,) * (real.dim() - 1), device=real.device)
-        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-        norms = grad.flatten(1).norm(dim=1)
+        norms = input_gradients(D, alpha * real + (1 - alpha) * fake).norm(dim=1)
         return self.weight * ((norms - self.center) ** 2).mean()

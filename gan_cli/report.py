@@ -1,0 +1,575 @@
+"""``gan report``: compare runs — a table in the terminal, and a Markdown report with sample grids
+and metric curves.
+
+A run is a folder holding ``.hydra/`` or ``metrics.jsonl``; a multirun folder (or any folder)
+is searched for them. Nothing inside a run folder is ever written: the report goes to its own
+folder (default ``DIR/report``) and links to the runs' images by relative paths.
+
+Sort order when ``--ascending/--descending`` is not given: ascending (smallest first) for
+``run``, ``wall``, losses (keys ending in ``loss``), divergences and distances (keys ending in
+``_kl``, ``fid``, ``kid``); descending for everything else (``modes_covered``,
+``high_quality_pct``, ``images_per_sec``...). Runs without the key come last either way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from gan_cli.errors import GanError
+
+RUNNING_MINUTES = 10.0  # an unfinished run whose log changed this recently is "running"
+MTIME_SLACK_SEC = 2.0  # final.png is written after the last metrics record; allow for clock rounding
+MARKER = "<!-- written by gan report: rewritten each time it runs -->"
+CURVE_SIZE = (800, 420)  # pixels: plot area on the left, legend on the right
+SORT_COLUMNS = ("run", "status", "step", "wall")
+IDENTITY = ("run", "overrides", "status", "step", "wall time")  # the table's first columns
+NOT_A_METRIC = ("step", "elapsed_sec")  # elapsed_sec is the wall-time column
+LOWER_IS_BETTER_SUFFIXES = ("loss", "_kl", "fid", "kid")
+STOPPED_NOTE = "stopped: crashed, killed or interrupted before train.steps (continue it with gan resume RUN)"
+STATUS_STYLES = {"finished": "green", "running": "yellow", "stopped": "red"}
+PALETTE = [  # matplotlib's tab10, so the curves look familiar
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+]
+
+
+@dataclass
+class Run:
+    """What a run folder says about itself."""
+
+    path: Path
+    overrides: list[str]
+    status: str  # finished, running, stopped (crashed or interrupted)
+    step: int | None  # last step with a metrics record
+    total_steps: int | None  # train.steps of .hydra/config.yaml
+    wall_sec: float | None  # training time, summed over resumed segments
+    final: dict[str, float]  # last value of every numeric key
+    curves: dict[str, list[tuple[int, float]]]  # key -> (step, value) in file order
+    eval_keys: list[str]  # keys of evaluation records (those without elapsed_sec)
+    name: str = ""  # set once all runs are known: the path relative to their common folder
+    label: str = ""  # the overrides that tell it apart from the other runs
+    varying: list[str] = field(default_factory=list)  # those overrides, as a list
+
+    @property
+    def grid(self) -> tuple[Path, str] | None:
+        """The final sample grid, else the newest step grid (with a caption saying which)."""
+        from gan_cli.animation import progress_frames
+
+        frames = progress_frames(self.path / "samples")
+        if not frames:
+            return None
+        last = frames[-1]
+        return last, "final" if last.name == "final.png" else f"step {int(last.stem.split('_')[1])}"
+
+
+# ---------------------------------------------------------------- finding and reading runs
+
+
+def is_run(folder: Path) -> bool:
+    return (folder / ".hydra").is_dir() or (folder / "metrics.jsonl").is_file()
+
+
+def natural_key(path: Path) -> list:
+    """Job folders 2 before 10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """Run folders among ``paths`` and below them, in natural order, each once."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if not path.exists():
+            raise GanError(f"no such folder: {path}")
+        if not path.is_dir():
+            raise GanError(f"not a folder: {path} (give a run folder or a multirun folder)")
+        runs = []
+        for top, dirs, _ in os.walk(path):
+            if is_run(Path(top)):
+                runs.append(Path(top))
+                dirs.clear()  # a run holds no runs
+            else:
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if not runs:
+            raise GanError(f"no runs in {path} (a run folder has .hydra/ or metrics.jsonl)")
+        found.update((r.resolve(), None) for r in runs)
+    return sorted(found, key=natural_key)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a metrics.jsonl; unreadable lines are skipped (a running job's last
+    line may be half written)."""
+    records = []
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file, or None when missing or unreadable (a report must not stop at one bad run)."""
+    import yaml  # PyYAML: a dependency of omegaconf
+
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def read_run(path: Path, now: float | None = None, running_minutes: float = RUNNING_MINUTES) -> Run:
+    overrides = read_yaml(path / ".hydra" / "overrides.yaml")
+    config = read_yaml(path / ".hydra" / "config.yaml")
+    train = config.get("train") if isinstance(config, dict) else None
+    total = train.get("steps") if isinstance(train, dict) else None
+    total = total if isinstance(total, int) else None
+    records = read_records(path / "metrics.jsonl")
+
+    final: dict[str, float] = {}
+    curves: dict[str, list[tuple[int, float]]] = {}
+    eval_keys: list[str] = []
+    wall, segment = 0.0, None
+    for record in records:
+        for key, value in record.items():
+            if key in NOT_A_METRIC or not is_number(value):
+                continue
+            final[key] = float(value)
+            curves.setdefault(key, []).append((record["step"], float(value)))
+            if "elapsed_sec" not in record and key not in eval_keys:
+                eval_keys.append(key)
+        elapsed = record.get("elapsed_sec")
+        if is_number(elapsed):
+            if segment is not None and elapsed < segment:  # the clock restarts when a run resumes
+                wall += segment
+            segment = elapsed
+    step = max((r["step"] for r in records), default=None)
+    return Run(
+        path=path,
+        overrides=[str(o) for o in overrides] if isinstance(overrides, list) else [],
+        status=status_of(path, step, total, now, running_minutes),
+        step=step,
+        total_steps=total,
+        wall_sec=wall + segment if segment is not None else None,
+        final=final,
+        curves=curves,
+        eval_keys=eval_keys,
+    )
+
+
+def mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def status_of(
+    path: Path, step: int | None, total: int | None, now: float | None, running_minutes: float
+) -> str:
+    """finished: final.png and last.pt exist, the last step reached train.steps, and final.png is
+    not older than metrics.jsonl (a finished run continued with ``gan resume`` is not finished);
+    running: otherwise, when metrics.jsonl, train.log or last.pt changed in the last minutes;
+    stopped: everything else — crashed, killed or interrupted."""
+    final, metrics = mtime(path / "samples" / "final.png"), mtime(path / "metrics.jsonl")
+    if (
+        final is not None
+        and (path / "checkpoints" / "last.pt").is_file()
+        and (total is None or (step is not None and step >= total))
+        and (metrics is None or final + MTIME_SLACK_SEC >= metrics)
+    ):
+        return "finished"
+    now = time.time() if now is None else now
+    changed = [mtime(path / name) for name in ("metrics.jsonl", "train.log", "checkpoints/last.pt")]
+    if any(t is not None and now - t <= 60 * running_minutes for t in changed):
+        return "running"
+    return "stopped"
+
+
+def name_runs(runs: list[Run]) -> None:
+    """Names relative to the runs' common folder; labels from the overrides not all runs share."""
+    common = Path(os.path.commonpath([r.path for r in runs]))
+    shared = set.intersection(*(set(r.overrides) for r in runs)) if len(runs) > 1 else set()
+    for run in runs:
+        run.name = str(run.path.relative_to(common)) if run.path != common else run.path.name
+        run.varying = [o for o in run.overrides if o not in shared]
+        run.label = " ".join(run.varying) or run.name
+    labels = [r.label for r in runs]
+    for run in runs:
+        if labels.count(run.label) > 1:
+            run.label = f"{run.name}: {run.label}" if run.varying else run.name
+
+
+# ---------------------------------------------------------------- sorting and the table
+
+
+def lower_is_better(key: str) -> bool:
+    return key in ("run", "wall") or key.endswith(LOWER_IS_BETTER_SUFFIXES)
+
+
+def sort_value(run: Run, key: str) -> Any:
+    if key == "run":
+        return natural_key(Path(run.name))
+    if key == "status":
+        return run.status
+    if key == "step":
+        return run.step
+    if key == "wall":
+        return run.wall_sec
+    value = run.final.get(key)
+    return None if value is None or math.isnan(value) else value
+
+
+def sort_runs(runs: list[Run], key: str, ascending: bool | None = None) -> list[Run]:
+    """Sorted by ``key`` (a metric or run/status/step/wall); runs without it last."""
+    valid = [*SORT_COLUMNS, *metric_keys(runs)]
+    if key not in valid:
+        from gan_cli.registry import did_you_mean
+
+        raise GanError(f"cannot sort by '{key}'{did_you_mean(key, valid)}; valid: {', '.join(valid)}")
+    ascending = lower_is_better(key) if ascending is None else ascending
+    have = [r for r in runs if sort_value(r, key) is not None]
+    missing = [r for r in runs if sort_value(r, key) is None]
+    return sorted(have, key=lambda r: sort_value(r, key), reverse=not ascending) + missing
+
+
+def metric_keys(runs: list[Run]) -> list[str]:
+    """Every metric any run has: evaluation metrics first, then the training scalars."""
+    keys: dict[str, None] = {}
+    for run in runs:
+        keys.update((k, None) for k in run.eval_keys)
+    for run in runs:
+        keys.update((k, None) for k in run.final)
+    return list(keys)
+
+
+def format_value(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if math.isfinite(value) and (value == int(value) or 1e4 <= abs(value) < 1e9):
+        return str(round(value))
+    return f"{value:.4g}"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {sec:02d} s"
+
+
+def table_rows(runs: list[Run], keys: list[str], code: bool = False) -> list[list[str]]:
+    """One row per run: run, overrides, status, step, wall time, then ``keys``. The overrides
+    are those that differ between runs (all of them for a single run), in backticks if ``code``."""
+    rows = []
+    for run in runs:
+        step = "—" if run.step is None else str(run.step)
+        if run.total_steps is not None:
+            step += f"/{run.total_steps}"
+        overrides = run.overrides if len(runs) == 1 else run.varying
+        rows.append(
+            [
+                run.name,
+                " ".join(f"`{o}`" if code else o for o in overrides),
+                run.status,
+                step,
+                format_duration(run.wall_sec),
+                *(format_value(run.final.get(k)) for k in keys),
+            ]
+        )
+    return rows
+
+
+def shared_overrides(runs: list[Run]) -> list[str]:
+    return [o for o in runs[0].overrides if o not in runs[0].varying] if len(runs) > 1 else []
+
+
+# ---------------------------------------------------------------- curves, drawn with Pillow
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values (1, 2, 2.5, 5 × 10^k apart) covering [lo, hi]."""
+    raw = (hi - lo) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    spacing = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(lo / spacing - 1e-9)
+    return [i * spacing for i in range(first, math.floor(hi / spacing + 1e-9) + 1)]
+
+
+def axis_range(values: list[float]) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        pad = abs(lo) * 0.1 or 1.0
+        return lo - pad, hi + pad
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def load_font(size: int = 13):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # a scalable font needs Pillow >= 10.1 with FreeType
+    except (TypeError, ImportError, OSError, ValueError):
+        return ImageFont.load_default()
+
+
+def plot_curves(
+    title: str,
+    series: list[tuple[str, list[tuple[int, float]]]],
+    path: Path,
+    size: tuple[int, int] = CURVE_SIZE,
+) -> bool:
+    """One line per (label, points) over steps, with axes, tick values and a legend; non-finite
+    values leave gaps. Returns False (and writes nothing) when no value is finite."""
+    from PIL import Image, ImageDraw
+
+    finite = [(x, y) for _, points in series for x, y in points if math.isfinite(y)]
+    if not finite:
+        return False
+    width, height = size
+    left, right, top, bottom = 72, width - 230, 32, height - 44
+    x0, x1 = min(0, min(x for x, _ in finite)), max(max(x for x, _ in finite), 1)
+    y0, y1 = axis_range([y for _, y in finite])
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (
+            left + (x - x0) / (x1 - x0) * (right - left),
+            bottom - (y - y0) / (y1 - y0) * (bottom - top),
+        )
+
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = load_font()
+
+    def text(xy: tuple[float, float], s: str, align: str = "left", fill=(40, 40, 40)) -> None:
+        """``align``: left, right (xy is the right end) or center; xy's y is the text's middle."""
+        x0_, y0_, x1_, y1_ = draw.textbbox((0, 0), s, font=font)
+        dx = {"left": 0, "right": x1_ - x0_, "center": (x1_ - x0_) / 2}[align]
+        draw.text((xy[0] - dx - x0_, xy[1] - (y1_ + y0_) / 2), s, font=font, fill=fill)
+
+    for tick in nice_ticks(y0, y1):
+        y = px(x0, tick)[1]
+        draw.line([(left, y), (right, y)], fill=(232, 232, 232))
+        draw.line([(left - 4, y), (left, y)], fill="black")
+        text((left - 7, y), format_value(tick), "right")
+    for tick in nice_ticks(x0, x1):
+        x = px(tick, y0)[0]
+        draw.line([(x, top), (x, bottom)], fill=(232, 232, 232))
+        draw.line([(x, bottom), (x, bottom + 4)], fill="black")
+        text((x, bottom + 12), format_value(tick), "center")
+    draw.rectangle([left, top, right, bottom], outline="black")
+    text((left, top / 2), title)
+    text(((left + right) / 2, height - 12), "step", "center")
+
+    for i, (_, points) in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+        segment: list[tuple[float, float]] = []
+        for x, y in [*points, (0, math.nan)]:  # the sentinel ends the last segment
+            if math.isfinite(y):
+                segment.append(px(x, y))
+                continue
+            if len(segment) > 1:
+                draw.line(segment, fill=colour, width=2, joint="curve")
+            for cx, cy in segment if len(segment) < 12 else []:  # sparse series: mark the points
+                draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
+            segment = []
+
+    legend_x, row = right + 16, 18
+    fits = (bottom - top) // row
+    shown = series if len(series) <= fits else series[: fits - 1]
+    for i, (label, _) in enumerate(shown):
+        y = top + row * i + row / 2
+        draw.line([(legend_x, y), (legend_x + 18, y)], fill=PALETTE[i % len(PALETTE)], width=3)
+        text((legend_x + 24, y), shorten(label, width - legend_x - 30, draw, font))
+    if len(shown) < len(series):
+        text((legend_x + 24, top + row * len(shown) + row / 2), f"… and {len(series) - len(shown)} more")
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return True
+
+
+def shorten(label: str, max_px: float, draw, font) -> str:
+    if draw.textlength(label, font=font) <= max_px:
+        return label
+    while label and draw.textlength(label + "…", font=font) > max_px:
+        label = label[:-1]
+    return label + "…"
+
+
+# ---------------------------------------------------------------- the report folder
+
+
+def link(target: Path, out: Path) -> str:
+    """A relative, URL-quoted link from the report folder to ``target``."""
+    return quote(Path(os.path.relpath(target, out)).as_posix())
+
+
+def md_cell(s: str) -> str:
+    return s.replace("|", "\\|") or " "
+
+
+def write_report(runs: list[Run], out: Path, sort: str | None, ascending: bool | None) -> Path:
+    """``out/report.md`` (table, sample grids side by side, curves) and ``out/curve_<key>.png``."""
+    if is_run(out):
+        raise GanError(f"{out} is a run folder; choose another --out for the report")
+    if out.exists() and not out.is_dir():
+        raise GanError(f"{out} exists and is not a folder; choose another --out")
+    target = out / "report.md"
+    if target.exists() and not target.read_text(errors="replace").startswith(MARKER):
+        raise GanError(f"{target} exists and was not written by gan report; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+
+    keys = metric_keys(runs)
+    lines = [MARKER, "", f"# {len(runs)} run{'s' * (len(runs) != 1)}", ""]
+    if sort:
+        order = lower_is_better(sort) if ascending is None else ascending
+        lines += [f"Sorted by `{sort}`, {'ascending' if order else 'descending'}.", ""]
+    if shared := shared_overrides(runs):
+        lines += ["Overrides of every run: " + " ".join(f"`{o}`" for o in shared) + ".", ""]
+    header = [*IDENTITY, *keys]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table_rows(runs, keys, code=True):
+        lines.append("| " + " | ".join(md_cell(c) for c in row) + " |")
+
+    if any(r.status == "stopped" for r in runs):
+        lines += ["", STOPPED_NOTE]
+    lines += [
+        "",
+        "## Samples",
+        "",
+        "The final sample grid of each run (or its newest one, if unfinished).",
+        "",
+    ]
+    for start in range(0, len(runs), 4):  # four grids to a row
+        chunk = runs[start : start + 4]
+        lines.append("| " + " | ".join(md_cell(r.label) for r in chunk) + " |")
+        lines.append("|" + "---|" * len(chunk))
+        cells = []
+        for run in chunk:
+            grid = run.grid
+            cell = f"![{run.name}]({link(grid[0], out)})<br>{grid[1]}" if grid else "no samples yet"
+            gif = run.path / "samples" / "progress.gif"
+            if gif.exists():
+                cell += f" · [training]({link(gif, out)})"
+            cells.append(md_cell(cell))
+        lines += ["| " + " | ".join(cells) + " |", ""]
+
+    lines += ["## Curves", ""]
+    by_name = sorted(runs, key=lambda r: natural_key(Path(r.name)))  # colours do not change with --sort
+    for key in keys:
+        series = [(r.label, r.curves[key]) for r in by_name if key in r.curves]
+        name = "curve_" + re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".png"
+        if plot_curves(key, series, out / name):
+            lines += [f"![{key}]({quote(name)})", ""]
+    target.write_text("\n".join(lines))
+    return target
+
+
+# ---------------------------------------------------------------- the command
+
+
+def print_table(runs: list[Run], console, title: str, sort: str | None = None) -> None:
+    """The table of ``runs``, fitted to the terminal: metrics with one value in every run
+    (modes_total...) move to the caption, and metric columns that do not fit are named there
+    (the sort key is kept first) — report.md has them all."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    keys = metric_keys(runs)
+    rows = table_rows(runs, keys)
+    same = [k for k in keys if len(runs) > 1 and len({format_value(r.final.get(k)) for r in runs}) == 1]
+
+    def width(column: int) -> int:  # the text, a space either side and the column divider
+        return max(len(cell) for cell in [[*IDENTITY, *keys][column], *(r[column] for r in rows)]) + 3
+
+    widest = max((len(o) for r in runs for o in (r.overrides if len(runs) == 1 else r.varying)), default=0)
+    used = 1 + sum(width(i) for i in (0, 2, 3, 4)) + min(width(1), max(min(widest, 30), 9) + 3)
+    shown = []
+    for key in sorted((k for k in keys if k not in same), key=lambda k: k != sort):
+        if used + width(len(IDENTITY) + keys.index(key)) <= console.width:
+            shown.append(key)
+            used += width(len(IDENTITY) + keys.index(key))
+    columns = [*range(len(IDENTITY)), *(len(IDENTITY) + keys.index(k) for k in keys if k in shown)]
+
+    notes = []
+    if len(runs) > 1:
+        every = shared_overrides(runs) + [f"{k}={format_value(runs[0].final.get(k))}" for k in same]
+        notes += ["every run: " + " ".join(every)] if every else []
+    if any(r.status == "stopped" for r in runs):
+        notes.append(STOPPED_NOTE)
+    hidden = [k for k in keys if k not in shown and k not in same]
+    notes += [f"not shown here (see report.md): {', '.join(hidden)}"] if hidden else []
+    table = Table(title=title, caption="\n".join(notes) or None, box=box.SIMPLE_HEAD)
+    for column in columns:
+        header = [*IDENTITY, *keys][column]
+        if header == "overrides":  # whole overrides on a line each where they fit in 30 characters
+            table.add_column(header, overflow="fold", min_width=min(widest, 30))
+        else:
+            table.add_column(header, no_wrap=True, justify="right" if column >= len(IDENTITY) else "left")
+    for row in rows:
+        # Text, not markup: an override such as trick=[a,b] must print as written.
+        table.add_row(*(Text(row[c], style=STATUS_STYLES[row[c]] if c == 2 else "") for c in columns))
+    console.print(table)
+
+
+def report_command(
+    paths: list[Path],
+    sort: str | None = None,
+    ascending: bool | None = None,
+    out: Path | None = None,
+    running_minutes: float = RUNNING_MINUTES,
+    console=None,
+) -> Path:
+    """Read the runs under ``paths``, print the table, write the report; returns report.md's path."""
+    from rich.console import Console
+
+    if not paths:
+        raise GanError("give at least one run folder or multirun folder")
+    now = time.time()
+    runs = [read_run(p, now, running_minutes) for p in find_runs(paths)]
+    name_runs(runs)
+    if sort is not None:
+        runs = sort_runs(runs, sort, ascending)
+    if out is None:
+        out = Path(os.path.commonpath([p.resolve() for p in paths])) / "report"
+    target = write_report(runs, out, sort, ascending)
+
+    console = console or Console()
+    title = f"{len(runs)} run{'s' * (len(runs) != 1)}"
+    if sort is not None:
+        order = lower_is_better(sort) if ascending is None else ascending
+        title += f", by {sort} ({'ascending' if order else 'descending'})"
+    print_table(runs, console, title, sort)
+    console.print(f"report: {target}", highlight=False)
+    return target

@@ -1,0 +1,34 @@
+"""Feature matching for the generator.
+
+Salimans et al. 2016, "Improved Techniques for Training GANs", arXiv:1606.03498, section 3.1:
+train G to match the mean of D's intermediate features (here D's ``body``, flattened) on real
+data, weight * ||E f(real) - E f(fake)||^2, instead of maximising D's output, so G does not
+overtrain on the current D. With ``replace=False`` the term is added to G's adversarial loss.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gan_cli.errors import GanError
+from gan_cli.registry import TRICKS
+from gan_cli.tricks.base import Trick
+
+
+@TRICKS.register("feature_matching")
+class FeatureMatching(Trick):
+    def __init__(
+        self,
+        weight: float = 1.0,  # weight of the feature loss in G's loss
+        replace: bool = True,  # drop G's adversarial loss, as in the paper
+    ):
+        if weight <= 0:
+            raise GanError(f"feature_matching.weight must be positive, got {weight}")
+        self.weight = weight
+        self.g_adversarial_weight = 0.0 if replace else 1.0
+
+    def g_penalty(self, model, real, fake) -> torch.Tensor:
+        body = model.discriminator.body
+        with torch.no_grad():  # the real features are the fixed target
+            real_mean = body(real).flatten(1).mean(0)
+        return self.weight * (real_mean - body(fake).flatten(1).mean(0)).pow(2).sum()
