@@ -94,7 +94,8 @@ POSITIVE = (
     "checkpoint.every",
     "checkpoint.keep",
 )
-CHOICES = {"train.on_nan": ("stop", "rollback")}
+CHOICES = {"train.on_nan": ("stop", "rollback"), "train.lr_decay": ("none", "linear")}
+FRACTIONS = ("train.lr_decay_start",)
 
 
 def check_settings(cfg: dict[str, Any]) -> None:
@@ -114,6 +115,8 @@ def check_settings(cfg: dict[str, Any]) -> None:
             raise GanError(f"{key} must be {type(default).__name__}, got {value!r}")
         if key in POSITIVE and value is not None and value <= 0:
             raise GanError(f"{key} must be positive, got {value}")
+        if key in FRACTIONS and not 0 <= value < 1:
+            raise GanError(f"{key} must be in [0, 1), got {value}")
         if key in CHOICES and value not in CHOICES[key]:
             raise GanError(f"{key} must be one of {', '.join(CHOICES[key])}, got {value!r}")
 

@@ -83,6 +83,17 @@ class Tally:
         self.steps = state["steps"]
 
 
+def lr_schedule(optimizer: torch.optim.Optimizer, tcfg: dict[str, Any]) -> torch.optim.lr_scheduler.LambdaLR:
+    """Constant learning rate, or (``lr_decay: linear``) constant until ``lr_decay_start`` of the
+    steps and then linearly to zero, as CycleGAN trains (Zhu et al. 2017)."""
+    steps, start = tcfg["steps"], int(tcfg["lr_decay_start"] * tcfg["steps"])
+    if tcfg["lr_decay"] == "none":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1.0 - max(0, step - start) / max(1, steps - start)
+    )
+
+
 def append_record(path: Path, record: dict[str, Any]) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
@@ -117,6 +128,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     g_opt = torch.optim.Adam(model.generator.parameters(), lr=tcfg["lr_g"], betas=tuple(tcfg["betas"]))
     d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=tcfg["lr_d"], betas=tuple(tcfg["betas"]))
     parts.tricks.configure(g_opt, d_opt)
+    schedules = [lr_schedule(opt, tcfg) for opt in (g_opt, d_opt)]
     step_fn = model.step_class(
         model, parts.loss, parts.tricks, g_opt, d_opt, latent=lambda n: parts.latent(n, device)
     )
@@ -136,6 +148,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
             "discriminator": model.discriminator.state_dict(),
             "g_optimizer": g_opt.state_dict(),
             "d_optimizer": d_opt.state_dict(),
+            "lr_schedules": [schedule.state_dict() for schedule in schedules],
             "tricks": parts.tricks.state_dict(),
             "batches": batches.state_dict(),
             "fixed_z": fixed_z.cpu(),
@@ -152,6 +165,8 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
             checkpoint.load_weights(net, state[key], key, "checkpoint")
         g_opt.load_state_dict(state["g_optimizer"])
         d_opt.load_state_dict(state["d_optimizer"])
+        for schedule, schedule_state in zip(schedules, state["lr_schedules"]):
+            schedule.load_state_dict(schedule_state)
         parts.tricks.load_state_dict(state["tricks"])
         batches.load_state_dict(state["batches"])
         fixed_z.copy_(state["fixed_z"])
@@ -208,6 +223,8 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
             try:
                 step += 1
                 scalars = step_fn(step, batches)
+                for schedule in schedules:
+                    schedule.step()
                 guard.observe(step, scalars)
                 tally.add(scalars)
                 if step % log_every == 0 or step == steps:
@@ -239,9 +256,10 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                 step = restore(checkpoint.load(last))
                 keep_metrics_until(metrics_path, step)
                 guard.reset()
-                for opt in (g_opt, d_opt):
-                    for group in opt.param_groups:
-                        group["lr"] *= tcfg["nan_lr_factor"]
+                for schedule in schedules:
+                    schedule.base_lrs = [lr * tcfg["nan_lr_factor"] for lr in schedule.base_lrs]
+                    for group, lr in zip(schedule.optimizer.param_groups, schedule.get_last_lr()):
+                        group["lr"] = lr * tcfg["nan_lr_factor"]
                 log.warning(
                     "%s: rolled back to step %d and scaled learning rates by %g",
                     err,

@@ -65,3 +65,17 @@ def test_mlp_gan_learns_the_8_gaussian_ring(tmp_path):
     assert ring_distance(tmp_path / "untrained") > 1.0
     train(cfg, tmp_path / "run")
     assert ring_distance(tmp_path / "run") < 0.25
+
+
+def test_linear_lr_decay_holds_then_falls_to_zero(tmp_path):
+    cfg = tiny_config(tmp_path, "train.lr_decay=linear", "train.lr_decay_start=0.5")
+    cfg["train"]["steps"], cfg["checkpoint"]["every"] = 8, 2
+    train(cfg, tmp_path / "run")
+    lrs = [
+        checkpoint.load(tmp_path / "run" / "checkpoints" / f"step_{s:07d}.pt")["g_optimizer"]["param_groups"][
+            0
+        ]["lr"]
+        for s in (4, 6, 8)
+    ]
+    base = cfg["train"]["lr_g"]
+    assert lrs == [base, base / 2, 0.0]
