@@ -29,11 +29,12 @@ class MinibatchDiscriminationHead(nn.Module):
 
     def minibatch_features(self, f: torch.Tensor) -> torch.Tensor:
         """o(f): N × B closeness of each sample to the rest of its batch."""
-        m = self.T(f).view(len(f), self.num_kernels, self.kernel_dim)
-        closeness = torch.exp(-(m[:, None] - m[None]).abs().sum(3))  # N × N × B
+        m = self.T(f).view(len(f), self.num_kernels, self.kernel_dim).transpose(0, 1)  # B × N × C
+        # cdist computes the L1 distances without an N × N × B × C intermediate.
+        closeness = torch.exp(-torch.cdist(m, m, p=1))  # B × N × N
         # Each sample is at distance 0 from itself (c = 1); leave it out, as the authors'
         # code does, so o counts only the other samples.
-        return closeness.sum(1) - 1
+        return (closeness.sum(2) - 1).T
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         f = h.flatten(1)
