@@ -82,3 +82,12 @@ def test_dcgan_sparse_gradient_options(option, tmp_path):
     assert (torch.nn.AvgPool2d in kinds) == (key == "d_downsample")
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
     assert model.discriminator(model.generate(torch.randn(3, 100))).shape == (3,)
+
+
+def test_truncated_latents_stay_within_the_bound_and_keep_their_seed(tmp_path):
+    parts = components.build(tiny_config(tmp_path, "model=mlp"), (2,), 0)
+    z = parts.latent(500, "cpu", torch.Generator().manual_seed(3), truncation=0.5)
+    assert z.abs().max() <= 0.5 and not (z.abs() == 0.5).any()  # redrawn, not clipped to the edge
+    assert torch.equal(z, parts.latent(500, "cpu", torch.Generator().manual_seed(3), truncation=0.5))
+    with pytest.raises(GanError, match="truncation must be positive"):
+        parts.latent(2, truncation=0.0)
