@@ -52,12 +52,12 @@ def named_configs(group_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def check(cfg: Mapping[str, Any]) -> None:
-    """Every group option's parameters, by name and type, without building anything."""
+    """Every group option's parameters, by name and type, and the trick/loss combination —
+    what the config alone can tell, before any data is loaded or model built."""
     MODELS.check(cfg["model"], ("data_shape", "d_input_shape", "num_classes"))
-    LOSSES.check(cfg["loss"])
     DATASETS.check(cfg["dataset"], ("root",))
-    for trick in named_configs(cfg["trick"]):
-        TRICKS.check(trick)
+    loss = LOSSES.build(cfg["loss"])
+    TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in named_configs(cfg["trick"])]).check_loss(loss)
     for metric in named_configs(cfg["metrics"]):
         METRICS.check(metric)
 

@@ -59,6 +59,7 @@ class Registry:
         def add(cls: type) -> type:
             if name in self._classes:
                 raise ValueError(f"{self.group} '{name}' is registered twice")
+            cls.registered_name = name  # how messages name it: as the user wrote it
             self._classes[name] = cls
             return cls
 

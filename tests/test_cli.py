@@ -42,6 +42,10 @@ def assert_one_line_error(result, *fragments):
         (["train", "-m", "trick=none,ganhax"], ["unknown trick 'ganhax'"]),
         (["train", "dataset=image_folder"], ["missing a value for dataset.path"]),
         (["train", "train.steps=abc"], ["train.steps must be int, got 'abc'"]),
+        (
+            ["train", "-m", "loss=ns,hinge", "trick=salimans2016"],
+            ["label_smoothing needs a loss with targets"],
+        ),
         (["train", "model.z_dim=big"], ["model 'dcgan': z_dim must be int"]),
         (["resume", "nowhere"], ["checkpoint not found"]),
         (["sample", "--ckpt", "nowhere.pt"], ["checkpoint not found"]),

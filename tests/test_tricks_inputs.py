@@ -78,7 +78,7 @@ def test_noisy_labels_change_every_call_and_never_flip_with_flip_zero():
 
 def test_noisy_labels_refuse_losses_without_targets_and_bad_ranges():
     with pytest.raises(GanError, match="noisy_labels needs a loss with targets"):
-        trick("noisy_labels").check(tiny_mlp(), LOSSES.build({"name": "hinge"}))
+        TrickSet([trick("noisy_labels")]).check(tiny_mlp(), LOSSES.build({"name": "hinge"}))
     with pytest.raises(GanError, match="fake_high <= real_low"):
         trick("noisy_labels", real_low=0.2, fake_high=0.3)
     with pytest.raises(GanError, match="flip"):

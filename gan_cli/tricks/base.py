@@ -38,6 +38,7 @@ class Trick:
     g_adversarial_weight = 1.0  # weight of the loss's G term (feature matching may replace it)
     order = 0  # position at the hook points, low first (e.g. packing after augmentation)
     owns_d_forward = False  # set when the trick overrides d_forward (only one may)
+    needs_targets = False  # acts through targets(), so the loss must use targets (checked at compose time)
 
     def data_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The per-sample shape D is built for (PacGAN packs m samples into one)."""
@@ -125,7 +126,17 @@ class TrickSet:
             shape = t.data_shape(shape)
         return shape
 
+    def check_loss(self, loss: Any) -> None:
+        """What can be refused from the config alone, before any data or model exists."""
+        for t in self.tricks:
+            if t.needs_targets and not loss.uses_targets:
+                raise GanError(
+                    f"{t.registered_name} needs a loss with targets (minimax, ns, lsgan); "
+                    f"loss '{loss.registered_name}' has none"
+                )
+
     def check(self, model: nn.Module, loss: Any) -> None:
+        self.check_loss(loss)
         for t in self.tricks:
             t.check(model, loss)
 

@@ -16,17 +16,12 @@ from gan_cli.tricks.base import Trick
 
 @TRICKS.register("label_smoothing")
 class LabelSmoothing(Trick):
+    needs_targets = True
+
     def __init__(self, real: float = 0.9):  # D's target for real samples
         if not 0.0 < real <= 1.0:
             raise GanError(f"label_smoothing.real must be in (0, 1], got {real}")
         self.real = real
-
-    def check(self, model, loss) -> None:
-        if not loss.uses_targets:
-            raise GanError(
-                f"label_smoothing needs a loss with targets (minimax, ns, lsgan); "
-                f"'{type(loss).__name__}' has none"
-            )
 
     def targets(self, real_target: torch.Tensor, fake_target: torch.Tensor):
         return real_target * self.real, fake_target

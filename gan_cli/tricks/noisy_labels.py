@@ -21,6 +21,8 @@ from gan_cli.tricks.base import Trick
 
 @TRICKS.register("noisy_labels")
 class NoisyLabels(Trick):
+    needs_targets = True
+
     def __init__(
         self,
         real_low: float = 0.7,  # real targets are drawn from U(real_low, real_high)
@@ -36,12 +38,6 @@ class NoisyLabels(Trick):
         if not 0.0 <= flip < 0.5:
             raise GanError(f"noisy_labels.flip must be in [0, 0.5), got {flip}")
         self.real_low, self.real_high, self.fake_high, self.flip = real_low, real_high, fake_high, flip
-
-    def check(self, model, loss) -> None:
-        if not loss.uses_targets:
-            raise GanError(
-                f"noisy_labels needs a loss with targets (minimax, ns, lsgan); '{type(loss).__name__}' has none"
-            )
 
     def targets(self, real_target: torch.Tensor, fake_target: torch.Tensor):
         return self._draw(real_target, real=True), self._draw(fake_target, real=False)
