@@ -13,17 +13,8 @@ from rich.console import Console
 
 from gan_cli.animation import HOLD_MS, write_progress_gif
 from gan_cli.errors import GanError
-from gan_cli.report import (
-    CURVE_SIZE,
-    MARKER,
-    find_runs,
-    name_runs,
-    nice_ticks,
-    plot_curves,
-    read_run,
-    report_command,
-    sort_runs,
-)
+from gan_cli.plots import CURVE_SIZE, nice_ticks, plot_curves
+from gan_cli.report import MARKER, find_runs, name_runs, read_run, report_command, sort_runs
 from tests.conftest import run_gan
 
 HOUR = 3600
