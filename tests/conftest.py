@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from gan_cli.config import compose, resolve
+from gan_cli.registry import MODELS, TRICKS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,4 +63,30 @@ def run_gan(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Completed
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+# The default DCGAN on MNIST, shrunk for a `gan train` subprocess.
+TINY_CLI_RUN = [
+    "device=cpu",
+    "model.z_dim=8",
+    "model.g_channels=4",
+    "model.d_channels=4",
+    "dataset.resolution=16",
+    "dataset.download=false",
+    "train.batch_size=8",
+]
+
+
+def trick(name: str, **params):
+    return TRICKS.build({"name": name, **params})
+
+
+def tiny_mlp():
+    return MODELS.build({"name": "mlp", "z_dim": 4, "hidden": 8, "depth": 1}, data_shape=(2,))
+
+
+def tiny_dcgan(**params):
+    return MODELS.build(
+        {"name": "dcgan", "z_dim": 4, "g_channels": 4, "d_channels": 4, **params}, data_shape=(1, 16, 16)
     )

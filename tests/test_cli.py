@@ -5,21 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import run_gan
+from tests.conftest import TINY_CLI_RUN, run_gan
 
 TINY_RUN = [
+    *TINY_CLI_RUN,
     "train.steps=4",
-    "train.batch_size=8",
     "log.every=2",
     "sample.every=2",
     "sample.n=4",
     "checkpoint.every=2",
-    "device=cpu",
-    "model.z_dim=8",
-    "model.g_channels=4",
-    "model.d_channels=4",
-    "dataset.resolution=16",
-    "dataset.download=false",
 ]
 
 

@@ -17,7 +17,7 @@ from gan_cli.losses.non_saturating import NonSaturating
 from gan_cli.steps import AdversarialStep
 from gan_cli.train_task import guarded, resume, start, with_overrides
 from gan_cli.training_loop import train
-from tests.conftest import run_gan, tiny_config
+from tests.conftest import TINY_CLI_RUN, run_gan, tiny_config
 
 LOSS_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
@@ -171,18 +171,7 @@ def test_out_of_memory_is_one_line_suggesting_a_smaller_batch(capsys):
     assert "smaller train.batch_size" in err and len(err.strip().splitlines()) == 1
 
 
-TINY_CLI = [
-    "log.every=1",
-    "sample.every=1000",
-    "checkpoint.every=1000",
-    "device=cpu",
-    "model.z_dim=8",
-    "model.g_channels=4",
-    "model.d_channels=4",
-    "dataset.resolution=16",
-    "dataset.download=false",
-    "train.batch_size=8",
-]
+TINY_CLI = [*TINY_CLI_RUN, "log.every=1", "sample.every=1000", "checkpoint.every=1000"]
 
 
 @pytest.mark.slow

@@ -9,26 +9,12 @@ from torch import nn
 
 from gan_cli import checkpoint, components, sampling
 from gan_cli.errors import GanError
-from gan_cli.registry import LOSSES, MODELS, TRICKS
+from gan_cli.registry import LOSSES, MODELS
 from gan_cli.steps import AdversarialStep
 from gan_cli.training_loop import train
 from gan_cli.tricks.base import TrickSet
 from gan_cli.tricks.diffaugment import saturation
-from tests.conftest import tiny_config
-
-
-def trick(name: str, **params):
-    return TRICKS.build({"name": name, **params})
-
-
-def tiny_mlp():
-    return MODELS.build({"name": "mlp", "z_dim": 4, "hidden": 8, "depth": 1}, data_shape=(2,))
-
-
-def tiny_dcgan(**params):
-    return MODELS.build(
-        {"name": "dcgan", "z_dim": 4, "g_channels": 4, "d_channels": 4, **params}, data_shape=(1, 16, 16)
-    )
+from tests.conftest import tiny_config, tiny_dcgan, tiny_mlp, trick
 
 
 def built(tmp_path, tricks: dict, *overrides: str) -> components.Components:
