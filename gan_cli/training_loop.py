@@ -217,6 +217,40 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     record: dict[str, float] = {}
     rolled_back = False
     t0 = last_log_time = time.perf_counter()
+
+    def write_record(step: int) -> None:
+        """Average the scalars since the last record into metrics.jsonl (the one host sync)."""
+        nonlocal record, last_log_time
+        guard.check()
+        now, n = time.perf_counter(), tally.steps
+        record = {"step": step, **tally.means()}
+        record["images_per_sec"] = n * images_per_step / (now - last_log_time)
+        record["elapsed_sec"] = now - t0
+        append_record(metrics_path, record)
+        progress.update(step, record)
+        last_log_time = now
+
+    def roll_back(err: NonFiniteLoss) -> int:
+        """Stop on a non-finite loss or, once with ``on_nan: rollback``, return to the last
+        checkpoint with lower learning rates; returns the step to continue from."""
+        nonlocal rolled_back
+        last = ckpt_dir / "last.pt"
+        if tcfg["on_nan"] != "rollback" or rolled_back or not last.exists():
+            raise GanError(
+                f"{err}; stopped (last good checkpoint: {last if last.exists() else 'none yet'})"
+            ) from err
+        rolled_back = True
+        step = restore(checkpoint.load(last))
+        keep_metrics_until(metrics_path, step)
+        guard.reset()
+        factor = tcfg["nan_lr_factor"]
+        for schedule in schedules:
+            schedule.base_lrs = [lr * factor for lr in schedule.base_lrs]
+            for group, lr in zip(schedule.optimizer.param_groups, schedule.get_last_lr()):
+                group["lr"] = lr * factor
+        log.warning("%s: rolled back to step %d and scaled learning rates by %g", err, step, factor)
+        return step
+
     with TrainingProgress(steps, start, enabled=cfg["log"]["progress"]) as progress, StopSignals() as signals:
         step = start
         while step < steps:
@@ -228,15 +262,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                 guard.observe(step, scalars)
                 tally.add(scalars)
                 if step % log_every == 0 or step == steps:
-                    guard.check()
-                    now = time.perf_counter()
-                    n = tally.steps
-                    record = {"step": step, **tally.means()}
-                    record["images_per_sec"] = n * images_per_step / (now - last_log_time)
-                    record["elapsed_sec"] = now - t0
-                    append_record(metrics_path, record)
-                    progress.update(step, record)
-                    last_log_time = now
+                    write_record(step)
                 if step % cfg["sample"]["every"] == 0:
                     save_samples(samples_dir / f"step_{step:07d}.png", generate(model, fixed_z), reference)
                 if step % cfg["eval"]["every"] == 0 and step != steps:
@@ -247,25 +273,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                     save_checkpoint(step, periodic=False)
                     raise Interrupted(signals.received, step, run_dir)
             except NonFiniteLoss as err:
-                last = ckpt_dir / "last.pt"
-                if tcfg["on_nan"] != "rollback" or rolled_back or not last.exists():
-                    raise GanError(
-                        f"{err}; stopped (last good checkpoint: {last if last.exists() else 'none yet'})"
-                    ) from err
-                rolled_back = True
-                step = restore(checkpoint.load(last))
-                keep_metrics_until(metrics_path, step)
-                guard.reset()
-                for schedule in schedules:
-                    schedule.base_lrs = [lr * tcfg["nan_lr_factor"] for lr in schedule.base_lrs]
-                    for group, lr in zip(schedule.optimizer.param_groups, schedule.get_last_lr()):
-                        group["lr"] = lr * tcfg["nan_lr_factor"]
-                log.warning(
-                    "%s: rolled back to step %d and scaled learning rates by %g",
-                    err,
-                    step,
-                    tcfg["nan_lr_factor"],
-                )
+                step = roll_back(err)
 
     evaluate(steps)
     save_checkpoint(steps, periodic=False)

@@ -135,6 +135,20 @@ def to_resolution(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return F.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True).clamp(-1, 1)
 
 
+def labelled_split(
+    arrays: dict[str, np.ndarray], resolution: int, classes: tuple[str, ...], title: str
+) -> Data:
+    """A parsed labelled split (``images`` N×C×H×W uint8, ``labels``) as ``Data``."""
+    return from_uint8(
+        arrays["images"],
+        arrays["labels"],
+        resolution,
+        num_classes=len(classes),
+        classes=classes,
+        description=f"{title} ({len(arrays['labels'])} images)",
+    )
+
+
 def from_uint8(
     images: np.ndarray, labels: np.ndarray | None, resolution: int, num_classes: int = 0, **fields
 ) -> Data:

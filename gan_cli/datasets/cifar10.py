@@ -17,7 +17,7 @@ from typing import IO
 
 import numpy as np
 
-from gan_cli.datasets.base import Data, from_uint8
+from gan_cli.datasets.base import Data, labelled_split
 from gan_cli.datasets.cache import cached_arrays
 from gan_cli.datasets.download import official_files, verify
 from gan_cli.errors import GanError
@@ -117,11 +117,4 @@ def cifar10(
     if split not in BATCHES:
         raise GanError(f"cifar10 split must be train or test, got '{split}'")
     arrays = load_split(Path(root).expanduser() / "cifar10", split, download)
-    return from_uint8(
-        arrays["images"],
-        arrays["labels"],
-        resolution,
-        num_classes=len(CLASSES),
-        classes=CLASSES,
-        description=f"CIFAR-10 {split} ({len(arrays['labels'])} images)",
-    )
+    return labelled_split(arrays, resolution, CLASSES, f"CIFAR-10 {split}")

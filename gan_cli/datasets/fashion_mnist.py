@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_cli.datasets.base import Data, from_uint8
+from gan_cli.datasets.base import Data, labelled_split
 from gan_cli.datasets.cache import cached_arrays
 from gan_cli.datasets.download import official_files, verify
 from gan_cli.datasets.mnist import read_idx_pair
@@ -70,11 +70,4 @@ def fashion_mnist(
     if split not in FILES:
         raise GanError(f"fashion_mnist split must be train or test, got '{split}'")
     arrays = load_split(Path(root).expanduser() / "fashion_mnist", split, download)
-    return from_uint8(
-        arrays["images"],
-        arrays["labels"],
-        resolution,
-        num_classes=len(CLASSES),
-        classes=CLASSES,
-        description=f"Fashion-MNIST {split} ({len(arrays['labels'])} images)",
-    )
+    return labelled_split(arrays, resolution, CLASSES, f"Fashion-MNIST {split}")
