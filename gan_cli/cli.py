@@ -167,6 +167,10 @@ def sample(
     ema: Annotated[
         bool, typer.Option("--ema/--raw", help="Use the EMA generator when the run kept one.")
     ] = True,
+    label: Annotated[
+        int | None,
+        typer.Option(help="Class to sample (conditional models; default: one grid row per class)."),
+    ] = None,
 ) -> None:
     """Generate samples from a checkpoint.
 
@@ -179,14 +183,17 @@ def sample(
       gan sample --ckpt last.pt -n 100 --format png --out fakes/ --seed 7
 
       gan sample --ckpt last.pt --truncation 0.5 --raw   # truncated latents, non-EMA weights
+
+      gan sample --ckpt last.pt --label 3 -n 16            # one class of a conditional model
     """
     from gan_cli import sampling
     from gan_cli.training_loop import pick_device
 
     target = sampling.output_path(ckpt, out, n, seed, fmt)
     parts, _ = sampling.load_run(ckpt)
-    sampling.write(sampling.draw(parts, n, seed, pick_device(device), truncation, ema), target, fmt)
-    typer.echo(f"wrote {n} samples to {target}")
+    samples = sampling.draw(parts, n, seed, pick_device(device), truncation, ema, label)
+    sampling.write(samples, target, fmt, sampling.row_length(parts.model, len(samples), label))
+    typer.echo(f"wrote {len(samples)} samples to {target}")
 
 
 @app.command()

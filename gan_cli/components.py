@@ -59,7 +59,7 @@ def check(cfg: Mapping[str, Any]) -> None:
     loss = LOSSES.build(cfg["loss"])
     TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in named_configs(cfg["trick"])]).check_loss(loss)
     for metric in named_configs(cfg["metrics"]):
-        METRICS.check(metric)
+        METRICS.check(metric, ("root",))
 
 
 def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:
@@ -74,5 +74,5 @@ def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int)
     )
     tricks.check(model, loss)
     tricks.wrap(model)
-    metrics = [METRICS.build(m) for m in named_configs(cfg.get("metrics", {}))]
+    metrics = [METRICS.build(m, root=cfg["data"]["root"]) for m in named_configs(cfg.get("metrics", {}))]
     return Components(model, loss, tricks, metrics)

@@ -49,8 +49,10 @@ def scatter(points: torch.Tensor, reference: torch.Tensor | None = None, size: i
     return img
 
 
-def save_samples(path: Path, samples: torch.Tensor, reference: torch.Tensor | None = None) -> None:
-    """A grid for images, a scatter plot for 2-D points."""
+def save_samples(
+    path: Path, samples: torch.Tensor, reference: torch.Tensor | None = None, nrow: int | None = None
+) -> None:
+    """A grid for images (rows of ``nrow``), a scatter plot for 2-D points."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    picture = image_grid(samples) if samples.dim() == 4 else scatter(samples, reference)
+    picture = image_grid(samples, nrow) if samples.dim() == 4 else scatter(samples, reference)
     picture.save(path)

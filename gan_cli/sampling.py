@@ -11,9 +11,45 @@ from PIL import Image
 from gan_cli import checkpoint, components
 from gan_cli.errors import GanError
 from gan_cli.images import save_samples, to_uint8
-from gan_cli.training_loop import generate
+from gan_cli.models.base import GAN
 
 FORMATS = ("grid", "npz", "png")
+
+
+@torch.no_grad()
+def generate(
+    model: GAN, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Samples in eval mode (batch-norm running statistics), so they do not depend on the batch;
+    from the EMA generator when the run keeps one and ``ema``; for ``labels`` if conditional."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model.generate(z, ema, labels)
+    finally:
+        model.train(was_training)
+
+
+def seeded_inputs(
+    parts: components.Components,
+    n: int,
+    seed: int,
+    device: torch.device | str = "cpu",
+    label: int | None = None,
+    truncation: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+    """n latents drawn with ``seed``, their labels and the grid's row length. A conditional
+    model gets one row per class (n rounded down to a multiple of the classes) unless
+    ``label`` picks one class; an unconditional one gets no labels and a square grid."""
+    labels = parts.model.sample_labels(n, label)
+    n = n if labels is None else len(labels)
+    z = parts.latent(n, device, torch.Generator().manual_seed(seed), truncation)
+    return z, None if labels is None else labels.to(device), row_length(parts.model, n, label)
+
+
+def row_length(model: GAN, n: int, label: int | None = None) -> int | None:
+    """Samples per grid row: one row per class for a conditional model's all-class grid."""
+    return n // model.num_classes if model.num_classes and label is None else None
 
 
 def load_run(path: str | Path) -> tuple[components.Components, dict]:
@@ -55,24 +91,27 @@ def draw(
     device: torch.device,
     truncation: float | None = None,
     ema: bool = True,
+    label: int | None = None,
     batch: int = 256,
 ) -> torch.Tensor:
-    """n samples from latents seeded by ``seed``, generated in batches, returned on the CPU."""
+    """Samples from ``seeded_inputs``, generated in batches, on the CPU."""
     model = parts.model.to(device)
-    z = parts.latent(n, "cpu", torch.Generator().manual_seed(seed), truncation)
-    return torch.cat([generate(model, chunk.to(device), ema).cpu() for chunk in z.split(batch)])
+    z, labels, _ = seeded_inputs(parts, n, seed, device, label, truncation)
+    label_chunks = labels.split(batch) if labels is not None else [None] * len(z)
+    samples = torch.cat([generate(model, zs, ema, ys).cpu() for zs, ys in zip(z.split(batch), label_chunks)])
+    return samples
 
 
-def write(samples: torch.Tensor, out: Path, fmt: str) -> None:
-    """Write samples to ``out`` (from ``output_path``) as a grid PNG, an .npz (``images``
-    N×C×H×W, or ``points`` N×D, in data units) or a folder of one PNG per image."""
+def write(samples: torch.Tensor, out: Path, fmt: str, nrow: int | None = None) -> None:
+    """Write samples to ``out`` (from ``output_path``) as a grid PNG (rows of ``nrow``), an
+    .npz (``images`` N×C×H×W, or ``points`` N×D, in data units) or a folder of one PNG per image."""
     is_image = samples.dim() == 4
     if fmt == "png" and not is_image:
         raise GanError("--format png needs image samples; use grid or npz for 2-D points")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "grid":
-            save_samples(out, samples)
+            save_samples(out, samples, nrow=nrow)
         elif fmt == "npz":
             np.savez(out, **{"images" if is_image else "points": samples.numpy().astype(np.float32)})
         else:

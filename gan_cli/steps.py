@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from gan_cli.datasets.base import Batch
 from gan_cli.losses.base import Loss
 from gan_cli.tricks.base import TrickSet
 
@@ -35,12 +36,13 @@ class AdversarialStep:
         self.d_opt = d_optimizer
         self.latent = latent  # n -> a batch of latent vectors from the (trick-shaped) prior
 
-    def __call__(self, step: int, next_batch: Callable[[], torch.Tensor]) -> dict[str, torch.Tensor]:
+    def __call__(self, step: int, next_batch: Callable[[], Batch]) -> dict[str, torch.Tensor]:
         """Run one step; returns detached scalars (no host sync: the caller reads them rarely)."""
         G, D, tricks, loss = self.model.generator, self.model.discriminator, self.tricks, self.loss
         tricks.on_step(step)
         for _ in range(tricks.d_steps):
-            real = next_batch()
+            real, labels = next_batch()
+            self.model.condition(labels)
             with torch.no_grad():
                 fake = G(self.latent(len(real)))
             real_in, fake_in = tricks.d_input(real), tricks.d_input(tricks.fake_for_d(fake))
@@ -48,22 +50,31 @@ class AdversarialStep:
             real_target, fake_target = tricks.targets(real_out, fake_out)
             d_loss = loss.d_loss(real_out, fake_out, real_target, fake_target)
             d_loss = d_loss + tricks.d_penalty(D, real_in, fake_in)
-            self.d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.d_opt.step()
+            d_grad_norm = update(d_loss, self.d_opt)
             tricks.after_d_step(self.model)
 
         fake_in_g = tricks.d_input(G(self.latent(len(real))))
         fake_out_g = tricks.g_discriminator(self.model, real_in, fake_in_g, loss)(fake_in_g)
         g_loss = tricks.g_adversarial_weight * loss.g_loss(fake_out_g, real_out.detach())
         g_loss = g_loss + tricks.g_penalty(self.model, real_in, fake_in_g)
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_opt.step()
+        g_grad_norm = update(g_loss, self.g_opt)
         tricks.after_g_step(self.model)
         return {
             "d_loss": d_loss.detach(),
             "g_loss": g_loss.detach(),
             "d_real": loss.d_output(real_out.detach()).mean(),
             "d_fake": loss.d_output(fake_out.detach()).mean(),
+            "d_grad_norm": d_grad_norm,
+            "g_grad_norm": g_grad_norm,
         }
+
+
+def update(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor:
+    """One optimizer step on ``loss``; returns the gradient's global L2 norm (on the device:
+    a collapsing D or an exploding G shows there first)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+    optimizer.step()
+    return norm.detach()

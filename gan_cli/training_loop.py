@@ -25,6 +25,7 @@ from gan_cli.interrupts import StopSignals
 from gan_cli.nonfinite import NonFiniteGuard, NonFiniteLoss
 from gan_cli.progress import TrainingProgress
 from gan_cli.registry import DATASETS
+from gan_cli.sampling import generate, seeded_inputs
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +44,6 @@ def pick_device(name: str) -> torch.device:
 
 def load_data(cfg: dict[str, Any]) -> Data:
     return DATASETS.build(cfg["dataset"], root=cfg["data"]["root"])
-
-
-@torch.no_grad()
-def generate(model: torch.nn.Module, z: torch.Tensor, ema: bool = True) -> torch.Tensor:
-    """Samples in eval mode (batch-norm running statistics), so they do not depend on the batch;
-    from the EMA generator when the run keeps one and ``ema``."""
-    was_training = model.training
-    model.eval()
-    try:
-        return model.generate(z, ema)
-    finally:
-        model.train(was_training)
 
 
 class Tally:
@@ -133,9 +122,10 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         model, parts.loss, parts.tricks, g_opt, d_opt, latent=lambda n: parts.latent(n, device)
     )
     batches = data.batches(tcfg["batch_size"], seed=cfg["seed"])
-    # One fixed latent batch for every grid, so progress is comparable across steps and runs.
-    fixed_z = parts.latent(cfg["sample"]["n"], device, torch.Generator().manual_seed(cfg["seed"]))
-    eval_z = parts.latent(cfg["eval"]["n"], device, torch.Generator().manual_seed(cfg["seed"] + 1))
+    # One fixed latent batch for every grid, so progress is comparable across steps and runs;
+    # conditional models get one row per class, and evaluate every class alike.
+    fixed_z, fixed_labels, grid_nrow = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], device)
+    eval_z, eval_labels, _ = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, device)
     tally, guard = Tally(), NonFiniteGuard(device)
 
     def capture(step: int) -> dict[str, Any]:
@@ -184,12 +174,15 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     )
     reference = data.head(max(cfg["sample"]["n"], 2000)) if len(data.shape) == 1 else None
 
+    def save_grid(name: str) -> None:
+        save_samples(samples_dir / name, generate(model, fixed_z, labels=fixed_labels), reference, grid_nrow)
+
     def evaluate(step: int) -> None:
         """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
         if not parts.metrics:
             return
-        samples = generate(model, eval_z)
-        results = {k: v for metric in parts.metrics for k, v in metric(samples, data).items()}
+        samples = generate(model, eval_z, labels=eval_labels)
+        results = {k: v for metric in parts.metrics for k, v in metric(samples, data, eval_labels).items()}
         if results:
             append_record(metrics_path, {"step": step, **results})
 
@@ -210,7 +203,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         log.info("resumed from step %d", start)
     else:
         start = 0
-        save_samples(samples_dir / "step_0000000.png", generate(model, fixed_z), reference)
+        save_grid("step_0000000.png")
 
     steps, log_every = tcfg["steps"], cfg["log"]["every"]
     images_per_step = batches.batch_size * parts.tricks.d_steps
@@ -264,7 +257,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                 if step % log_every == 0 or step == steps:
                     write_record(step)
                 if step % cfg["sample"]["every"] == 0:
-                    save_samples(samples_dir / f"step_{step:07d}.png", generate(model, fixed_z), reference)
+                    save_grid(f"step_{step:07d}.png")
                 if step % cfg["eval"]["every"] == 0 and step != steps:
                     evaluate(step)
                 if step % cfg["checkpoint"]["every"] == 0:
@@ -277,7 +270,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
 
     evaluate(steps)
     save_checkpoint(steps, periodic=False)
-    save_samples(samples_dir / "final.png", generate(model, fixed_z), reference)
+    save_grid("final.png")
     write_progress_gif(samples_dir, samples_dir / "progress.gif")
     log.info("done: %d steps in %.1fs; run folder %s", steps, time.perf_counter() - t0, run_dir)
     return record

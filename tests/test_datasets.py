@@ -86,12 +86,12 @@ def test_image_folder_reads_classes_skips_corrupt_files_and_refuses_empty(tmp_pa
 def test_batches_cover_each_epoch_once_and_resume_exactly():
     data = Data(torch.arange(10).float()[:, None])
     batches = Batches(data, 5, seed=1)
-    epoch = torch.cat([batches(), batches()]).flatten()
+    epoch = torch.cat([batches().images, batches().images]).flatten()
     assert sorted(epoch.tolist()) == list(range(10))
     state = batches.state_dict()
-    ahead = [batches() for _ in range(3)]
+    ahead = [batches().images for _ in range(3)]
     batches.load_state_dict(state)
-    assert all(torch.equal(a, batches()) for a in ahead)
+    assert all(torch.equal(a, batches().images) for a in ahead)
 
 
 def test_download_verifies_the_checksum_before_the_file_appears(tmp_path):

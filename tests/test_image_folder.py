@@ -109,15 +109,15 @@ def test_random_crops_and_flips_are_drawn_per_batch_and_resume_exactly(tmp_path)
     assert data.shape == (3, 16, 16) and data.samples.shape[-1] == 18
     assert data.head(2).shape == (2, 3, 16, 16)
     batches = data.batches(2, seed=0)
-    drawn = [batches() for _ in range(20)]
+    drawn = [batches().images for _ in range(20)]
     assert all(b.shape == (2, 3, 16, 16) for b in drawn)
     red_left = torch.cat([b[:, 0, :, 0] for b in drawn]).mean(dim=1) > 0
     assert red_left.any() and not red_left.all()  # both orientations occur
     assert len({tuple(b[0, 0, 0].tolist()) for b in drawn}) > 1  # crops move
     state = batches.state_dict()
-    ahead = [batches() for _ in range(5)]
+    ahead = [batches().images for _ in range(5)]
     batches.load_state_dict(state)
-    assert all(torch.equal(a, batches()) for a in ahead)
+    assert all(torch.equal(a, batches().images) for a in ahead)
 
 
 def write_greys(folder, levels) -> None:
@@ -137,13 +137,13 @@ def test_streaming_batches_cover_each_epoch_and_resume_exactly(tmp_path):
         return sorted(round((v + 1) * 127.5) for v in batch.mean(dim=(1, 2, 3)).tolist())
 
     batches = data.batches(5, seed=3)
-    assert sorted(seen(batches()) + seen(batches())) == levels  # one epoch: every image once
+    assert sorted(seen(batches().images) + seen(batches().images)) == levels  # one epoch: every image once
     batches()  # into the second epoch
     state = batches.state_dict()
-    ahead = [batches() for _ in range(4)]  # across the next epoch boundary
+    ahead = [batches().images for _ in range(4)]  # across the next epoch boundary
     resumed = data.batches(5, seed=3)
     resumed.load_state_dict(state)
-    assert all(torch.equal(a, resumed()) for a in ahead)
+    assert all(torch.equal(a, resumed().images) for a in ahead)
 
 
 def test_streaming_replaces_images_that_fail_to_decode(tmp_path, caplog):
@@ -154,7 +154,7 @@ def test_streaming_replaces_images_that_fail_to_decode(tmp_path, caplog):
     data = image_folder(str(tmp_path), resolution=8, channels=1, in_memory=False, workers=0)
     assert len(data) == 4
     batches = data.batches(4, seed=0)
-    batch = batches()
+    batch = batches().images
     assert batch.shape == (4, 1, 8, 8)
     assert torch.allclose(batch, torch.full_like(batch, 100 / 127.5 - 1))
     assert "1 image(s) failed to decode, replaced by others" in caplog.text
@@ -166,3 +166,17 @@ def test_auto_streams_folders_too_large_for_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "AUTO_IN_MEMORY_BYTES", 8 * 8 * 3 * 4)
     assert isinstance(image_folder(str(tmp_path), resolution=8), StreamingData)
     assert isinstance(image_folder(str(tmp_path), resolution=8, in_memory=True), Data)
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_batches_carry_the_labels_of_their_images(tmp_path, in_memory):
+    write_greys(tmp_path / "dark", [0, 10, 20])
+    write_greys(tmp_path / "light", [200, 210, 220])
+    (tmp_path / "light" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")  # replaced when streamed
+    data = image_folder(str(tmp_path), resolution=8, channels=1, in_memory=in_memory, workers=0)
+    assert data.classes == ("dark", "light")
+    batches = data.batches(3, seed=1)
+    for _ in range(6):
+        images, labels = batches()
+        light = images.mean(dim=(1, 2, 3)) > 0
+        assert torch.equal(labels, light.long())

@@ -8,6 +8,7 @@ from gan_cli.config import group_options
 from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
 from gan_cli.registry import MODELS
+from gan_cli.steps import update
 from tests.conftest import tiny_config
 
 SHAPES = {"dcgan": [(1, 16, 16), (3, 32, 32)], "mlp": [(2,), (1, 16, 16)]}
@@ -41,7 +42,8 @@ def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, sh
     d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
     step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
     scalars = step(1, Batches(Data(torch.rand(16, *shape) * 2 - 1), 8, seed=0))
-    assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"}
+    assert scalars["d_grad_norm"] > 0 and scalars["g_grad_norm"] > 0
     assert all(torch.isfinite(v) for v in scalars.values())
     for net in ("generator", "discriminator"):
         moved = [
@@ -91,3 +93,12 @@ def test_truncated_latents_stay_within_the_bound_and_keep_their_seed(tmp_path):
     assert torch.equal(z, parts.latent(500, "cpu", torch.Generator().manual_seed(3), truncation=0.5))
     with pytest.raises(GanError, match="truncation must be positive"):
         parts.latent(2, truncation=0.0)
+
+
+def test_update_steps_the_optimizer_and_returns_the_gradient_norm():
+    weight = torch.nn.Parameter(torch.zeros(3))
+    optimizer = torch.optim.SGD([weight], lr=0.5)
+    x = torch.tensor([3.0, 0.0, 4.0])
+    norm = update((weight * x).sum(), optimizer)
+    assert norm.item() == pytest.approx(5.0)
+    assert torch.allclose(weight.detach(), -0.5 * x)

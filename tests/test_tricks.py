@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS, TRICKS
 from gan_cli.steps import AdversarialStep
@@ -98,7 +99,7 @@ def test_n_critic_runs_n_d_updates_per_g_update():
 
     def batch():
         counts["batches"] += 1
-        return torch.randn(4, 2)
+        return Batch(torch.randn(4, 2))
 
     step = AdversarialStep(
         model, LOSSES.build({"name": "ns"}), tricks, g_opt, d_opt, lambda n: torch.randn(n, 4)

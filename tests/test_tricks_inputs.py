@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from gan_cli import checkpoint, components, sampling
+from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS
 from gan_cli.steps import AdversarialStep
@@ -33,7 +34,7 @@ def run_steps(model, tricks: TrickSet, batch_size: int, steps: int = 2) -> None:
     )
     shape = tuple(model.generator(torch.randn(2, model.z_dim)).shape[1:])
     for i in range(steps):
-        step(i, lambda: torch.rand(batch_size, *shape) * 2 - 1)
+        step(i, lambda: Batch(torch.rand(batch_size, *shape) * 2 - 1))
 
 
 # --- noisy_labels -------------------------------------------------------------------------

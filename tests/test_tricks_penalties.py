@@ -8,6 +8,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from gan_cli import checkpoint, components, sampling
+from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS, TRICKS
 from gan_cli.steps import AdversarialStep
@@ -191,7 +192,7 @@ def test_historical_averages_are_the_mean_of_the_parameter_history_and_survive_a
         )
         opt.register_step_post_hook(snapshot)
     for i in range(1, 5):
-        step(i, lambda: torch.randn(8, 2))
+        step(i, lambda: Batch(torch.randn(8, 2)))
     ha = tricks.tricks[0]
     for key in ("d", "g"):
         assert ha.count[key] == 4
@@ -272,7 +273,7 @@ def test_feature_matching_replaces_gs_adversarial_loss(replace):
     step = adversarial_step(model, tricks, lr=0.0)  # nothing moves: the loss can be recomputed
     real, z = torch.randn(8, 2), torch.randn(8, 4)
     step.latent = lambda n: z[:n]
-    g_loss = step(1, lambda: real)["g_loss"]
+    g_loss = step(1, lambda: Batch(real))["g_loss"]
     fake = model.generator(z)
     feature_loss = (
         (model.discriminator.body(real).mean(0) - model.discriminator.body(fake).mean(0)).pow(2).sum()
@@ -306,7 +307,7 @@ def test_d_head_tricks_keep_one_score_per_sample_and_train(make, shape, name):
     assert model.discriminator(torch.randn(8, *shape)).shape == (8,)
     step = adversarial_step(model, tricks)
     before = [p.detach().clone() for p in model.discriminator.head.parameters()]
-    out = step(1, lambda: torch.randn(8, *shape))
+    out = step(1, lambda: Batch(torch.randn(8, *shape)))
     assert torch.isfinite(out["d_loss"]) and torch.isfinite(out["g_loss"])
     assert any(not torch.equal(a, b) for a, b in zip(before, model.discriminator.head.parameters()))
 

@@ -9,10 +9,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_cli import checkpoint, components, sampling
+from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES
+from gan_cli.sampling import generate
 from gan_cli.steps import AdversarialStep
-from gan_cli.training_loop import generate, train
+from gan_cli.training_loop import train
 from gan_cli.tricks.base import TrickSet
 from gan_cli.tricks.unrolled import LookAheadDiscriminator
 from tests.conftest import tiny_config, tiny_dcgan, tiny_mlp, trick
@@ -27,7 +29,7 @@ def adversarial_step(model, tricks):
 
 
 def ring_batch():
-    return torch.randn(8, 2) + 2.0
+    return Batch(torch.randn(8, 2) + 2.0)
 
 
 def mlp_run_config(tmp_path, **tricks):
@@ -64,7 +66,7 @@ def test_ema_copies_batch_norm_statistics_of_g():
     model = tiny_dcgan()
     tricks = TrickSet([trick("ema")])
     tricks.wrap(model)
-    adversarial_step(model, tricks)(1, lambda: torch.rand(4, 1, 16, 16) * 2 - 1)
+    adversarial_step(model, tricks)(1, lambda: Batch(torch.rand(4, 1, 16, 16) * 2 - 1))
     g_stats, ema_stats = list(model.generator.buffers()), list(model.ema_generator.buffers())
     assert g_stats[0].abs().sum() > 0 and all(torch.equal(g, e) for g, e in zip(g_stats, ema_stats))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -87,6 +88,13 @@ class Data:
         return Batches(self, batch_size, seed)
 
 
+class Batch(NamedTuple):
+    """What a training step draws: images (or points) and, for labelled data, their classes."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+
+
 class Batches:
     """Batches in a fresh random order each epoch, from a generator of their own.
 
@@ -103,15 +111,16 @@ class Batches:
         self._order = torch.empty(0, dtype=torch.long)
         self._pos = 0
 
-    def __call__(self) -> torch.Tensor:
+    def __call__(self) -> Batch:
         if self._pos + self.batch_size > len(self._order):
             n = len(self.data.samples)
             self._order = torch.randperm(n, generator=self.generator).to(self.data.samples.device)
             self._pos = 0
         index = self._order[self._pos : self._pos + self.batch_size]
         self._pos += self.batch_size
-        batch, augment = self.data.samples[index], self.data.augment
-        return batch if augment is None else augment(batch, self.generator)
+        images, augment = self.data.samples[index], self.data.augment
+        labels = None if self.data.labels is None else self.data.labels[index]
+        return Batch(images if augment is None else augment(images, self.generator), labels)
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "order": self._order.cpu(), "pos": self._pos}

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from gan_cli.datasets.base import Augment
+from gan_cli.datasets.base import Augment, Batch
 from gan_cli.errors import GanError
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,30 @@ def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -
     return [result for chunk in loader for result in chunk]
 
 
-def fill_unreadable(items: list[np.ndarray | None]) -> tuple[torch.Tensor | None, int]:
-    """Stack a batch, standing in repeats of its readable images for any that failed to decode
-    (so every batch has the size asked for); also returns how many failed."""
-    good = [x for x in items if x is not None]
+class Indexed:
+    """``decode`` that also returns the item's index, so a batch knows its labels; module-level
+    (picklable) for worker processes."""
+
+    def __init__(self, decode: Decoder, items: Sequence[Any]):
+        self.decode, self.items = decode, items
+
+    def __call__(self, i: int) -> tuple[np.ndarray | None, int]:
+        return self.decode(self.items[i]), i
+
+
+def fill_unreadable(
+    items: list[tuple[np.ndarray | None, int]],
+) -> tuple[torch.Tensor | None, torch.Tensor, int]:
+    """Stack a batch of (image, index), standing in repeats of its readable images for any that
+    failed to decode (so every batch has the size asked for); also returns the indices of the
+    images stacked and how many failed."""
+    good = [(x, i) for x, i in items if x is not None]
     if not good:
-        return None, len(items)
+        return None, torch.empty(0, dtype=torch.long), len(items)
     failed = len(items) - len(good)
-    return torch.from_numpy(np.stack(good + [good[i % len(good)] for i in range(failed)])), failed
+    chosen = good + [good[i % len(good)] for i in range(failed)]
+    images = torch.from_numpy(np.stack([x for x, _ in chosen]))
+    return images, torch.tensor([i for _, i in chosen]), failed
 
 
 class EpochOrder(Sampler):
@@ -140,7 +156,7 @@ class StreamingBatches:
         self.pos = 0  # batches drawn in this epoch
         self.failed = 0
         self.loader = DataLoader(
-            Mapped(data.decode, data.items),
+            Mapped(Indexed(data.decode, data.items), range(len(data.items))),
             batch_sampler=self.order,
             num_workers=data.workers,
             collate_fn=fill_unreadable,
@@ -149,7 +165,7 @@ class StreamingBatches:
         )
         self._iterator = None
 
-    def _next(self) -> tuple[torch.Tensor | None, int]:
+    def _next(self) -> tuple[torch.Tensor | None, torch.Tensor, int]:
         if self._iterator is None:
             self.order.start = self.pos
             self._iterator = iter(self.loader)
@@ -160,15 +176,16 @@ class StreamingBatches:
             self._iterator = None
             return self._next()
 
-    def __call__(self) -> torch.Tensor:
-        images, failed = self._next()
+    def __call__(self) -> Batch:
+        images, index, failed = self._next()
         self.pos += 1
         if images is None:
             raise GanError(f"a whole batch of {self.data.description} failed to decode")
         if failed:
             self.failed += failed
             log.warning("%d image(s) failed to decode, replaced by others (%d so far)", failed, self.failed)
-        return self.data.augment(self.data.as_samples(images), self.generator)
+        labels = None if self.data.labels is None else self.data.labels[index].to(self.data.device)
+        return Batch(self.data.augment(self.data.as_samples(images), self.generator), labels)
 
     def state_dict(self) -> dict:
         return {"epoch": self.order.epoch, "pos": self.pos, "generator": self.generator.get_state()}

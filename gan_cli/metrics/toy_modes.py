@@ -28,7 +28,9 @@ class ToyModes(Metric):
         self.radius_std = radius_std
         self.min_fraction = min_fraction
 
-    def __call__(self, samples: torch.Tensor, data: Data) -> dict[str, float]:
+    def __call__(
+        self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
+    ) -> dict[str, float]:
         if data.modes is None or samples.dim() != 2:
             return {}
         centres = data.modes.to(samples.device, samples.dtype)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gan_cli.errors import GanError
 from gan_cli.steps import AdversarialStep
 
 
@@ -30,18 +31,47 @@ class GAN(nn.Module):
     ``d_input_shape`` (what D sees, when a trick such as PacGAN packs samples). A family whose
     training differs from one D update + one G update (two domains, progressive growing)
     names its own ``step_class`` instead of branching the training loop.
+
+    Class-conditional families set ``num_classes`` and override ``condition``: the step hands
+    it each real batch's labels (the fakes of that step are made for the same labels), and G
+    and D — including the EMA copy — read them on their following calls. Conditioning through
+    this one call rather than an extra argument keeps every trick that calls D (gradient
+    penalties, mixed batches, unrolling) working for conditional models unchanged.
     """
 
     generator: nn.Module
     discriminator: Discriminator
     z_dim: int
+    num_classes = 0  # > 0: class-conditional
     step_class = AdversarialStep
 
-    def generate(self, z: torch.Tensor, ema: bool = True) -> torch.Tensor:
+    def condition(self, labels: torch.Tensor | None) -> None:
+        """The class labels the next calls of G and D are for (unconditional: ignored)."""
+
+    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Samples from the EMA generator when there is one (``ema_generator``, set by the ema
-        trick) and ``ema`` is true, else from G."""
+        trick) and ``ema`` is true, else from G; for ``labels`` when conditional."""
+        if self.num_classes:
+            if labels is None:
+                raise GanError("this model is class-conditional: give the labels to sample")
+            self.condition(labels)
         ema_generator = getattr(self, "ema_generator", None)  # a submodule, so no class default
         return (ema_generator if ema and ema_generator is not None else self.generator)(z)
+
+    def sample_labels(self, n: int, label: int | None = None) -> torch.Tensor | None:
+        """Labels for n samples: None when unconditional; all ``label`` when given; else the
+        classes in order, n // num_classes each (a grid with one row per class)."""
+        if not self.num_classes:
+            if label is not None:
+                raise GanError("--label needs a class-conditional model; this one is unconditional")
+            return None
+        if label is not None:
+            if not 0 <= label < self.num_classes:
+                raise GanError(
+                    f"label {label} out of range: this model has classes 0..{self.num_classes - 1}"
+                )
+            return torch.full((n,), label, dtype=torch.long)
+        return torch.arange(self.num_classes).repeat_interleave(max(1, n // self.num_classes))
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
