@@ -192,7 +192,7 @@ def sample(
     target = sampling.output_path(ckpt, out, n, seed, fmt)
     parts, _ = sampling.load_run(ckpt)
     samples = sampling.draw(parts, n, seed, pick_device(device), truncation, ema, label)
-    sampling.write(samples, target, fmt, sampling.row_length(parts.model, len(samples), label))
+    sampling.write(samples, target, fmt, parts.model.row_length(len(samples), label))
     typer.echo(f"wrote {len(samples)} samples to {target}")
 
 

@@ -37,19 +37,14 @@ def seeded_inputs(
     device: torch.device | str = "cpu",
     label: int | None = None,
     truncation: float | None = None,
-) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
-    """n latents drawn with ``seed``, their labels and the grid's row length. A conditional
-    model gets one row per class (n rounded down to a multiple of the classes) unless
-    ``label`` picks one class; an unconditional one gets no labels and a square grid."""
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n latents drawn with ``seed`` and their labels: for a conditional model the classes in
+    order (n rounded down to a multiple of the classes) unless ``label`` picks one class; for
+    an unconditional one no labels."""
     labels = parts.model.sample_labels(n, label)
     n = n if labels is None else len(labels)
     z = parts.latent(n, device, torch.Generator().manual_seed(seed), truncation)
-    return z, None if labels is None else labels.to(device), row_length(parts.model, n, label)
-
-
-def row_length(model: GAN, n: int, label: int | None = None) -> int | None:
-    """Samples per grid row: one row per class for a conditional model's all-class grid."""
-    return n // model.num_classes if model.num_classes and label is None else None
+    return z, None if labels is None else labels.to(device)
 
 
 def load_run(path: str | Path) -> tuple[components.Components, dict]:
@@ -96,7 +91,7 @@ def draw(
 ) -> torch.Tensor:
     """Samples from ``seeded_inputs``, generated in batches, on the CPU."""
     model = parts.model.to(device)
-    z, labels, _ = seeded_inputs(parts, n, seed, device, label, truncation)
+    z, labels = seeded_inputs(parts, n, seed, device, label, truncation)
     label_chunks = labels.split(batch) if labels is not None else [None] * len(z)
     samples = torch.cat([generate(model, zs, ema, ys).cpu() for zs, ys in zip(z.split(batch), label_chunks)])
     return samples

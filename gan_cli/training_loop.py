@@ -124,8 +124,8 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     batches = data.batches(tcfg["batch_size"], seed=cfg["seed"])
     # One fixed latent batch for every grid, so progress is comparable across steps and runs;
     # conditional models get one row per class, and evaluate every class alike.
-    fixed_z, fixed_labels, grid_nrow = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], device)
-    eval_z, eval_labels, _ = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, device)
+    fixed_z, fixed_labels = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], device)
+    eval_z, eval_labels = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, device)
     tally, guard = Tally(), NonFiniteGuard(device)
 
     def capture(step: int) -> dict[str, Any]:
@@ -175,7 +175,8 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     reference = data.head(max(cfg["sample"]["n"], 2000)) if len(data.shape) == 1 else None
 
     def save_grid(name: str) -> None:
-        save_samples(samples_dir / name, generate(model, fixed_z, labels=fixed_labels), reference, grid_nrow)
+        images = generate(model, fixed_z, labels=fixed_labels)
+        save_samples(samples_dir / name, images, reference, model.row_length(len(images)))
 
     def evaluate(step: int) -> None:
         """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""

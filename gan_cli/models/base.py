@@ -73,6 +73,12 @@ class GAN(nn.Module):
             return torch.full((n,), label, dtype=torch.long)
         return torch.arange(self.num_classes).repeat_interleave(max(1, n // self.num_classes))
 
+    def row_length(self, n: int, label: int | None = None) -> int | None:
+        """Images per row in a grid of n generated images (None: as square as possible).
+        Conditional: one row per class; a family whose samples come in groups (CoGAN's pairs)
+        overrides."""
+        return n // self.num_classes if self.num_classes and label is None else None
+
 
 def init_dcgan_weights(module: nn.Module) -> None:
     """N(0, 0.02) for conv/linear weights, N(1, 0.02) for norm scales (Radford et al. 2015)."""
