@@ -94,7 +94,13 @@ POSITIVE = (
     "checkpoint.every",
     "checkpoint.keep",
 )
-CHOICES = {"train.on_nan": ("stop", "rollback"), "train.lr_decay": ("none", "linear")}
+CHOICES = {
+    "train.on_nan": ("stop", "rollback"),
+    "train.lr_decay": ("none", "linear"),
+    "trainer.precision": ("auto", "fp32", "bf16", "fp16"),
+    "trainer.channels_last": ("auto", "on", "off"),
+    "trainer.fused_adam": ("auto", "on", "off"),
+}
 FRACTIONS = ("train.lr_decay_start",)
 
 

@@ -49,10 +49,15 @@ def scatter(points: torch.Tensor, reference: torch.Tensor | None = None, size: i
     return img
 
 
+def sample_picture(
+    samples: torch.Tensor, reference: torch.Tensor | None = None, nrow: int | None = None
+) -> Image.Image:
+    """A grid for images (rows of ``nrow``), a scatter plot for 2-D points over ``reference``."""
+    return image_grid(samples, nrow) if samples.dim() == 4 else scatter(samples, reference)
+
+
 def save_samples(
     path: Path, samples: torch.Tensor, reference: torch.Tensor | None = None, nrow: int | None = None
 ) -> None:
-    """A grid for images (rows of ``nrow``), a scatter plot for 2-D points."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    picture = image_grid(samples, nrow) if samples.dim() == 4 else scatter(samples, reference)
-    picture.save(path)
+    sample_picture(samples, reference, nrow).save(path)

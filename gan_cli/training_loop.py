@@ -5,26 +5,23 @@ and the model family's step; this file stays the same when one is added.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gan_cli import checkpoint, components
-from gan_cli.animation import write_progress_gif
+from gan_cli import checkpoint, components, distributed
 from gan_cli.datasets.base import Data
 from gan_cli.errors import GanError, Interrupted
-from gan_cli.images import save_samples
 from gan_cli.interrupts import StopSignals
 from gan_cli.nonfinite import NonFiniteGuard, NonFiniteLoss
+from gan_cli.performance import Performance
 from gan_cli.progress import TrainingProgress
 from gan_cli.registry import DATASETS
+from gan_cli.run_folder import RunFolder
 from gan_cli.sampling import generate, seeded_inputs
 
 log = logging.getLogger(__name__)
@@ -83,45 +80,41 @@ def lr_schedule(optimizer: torch.optim.Optimizer, tcfg: dict[str, Any]) -> torch
     )
 
 
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def keep_metrics_until(path: Path, step: int) -> None:
-    """Drop records past ``step`` (written after the checkpoint a run resumes from)."""
-    if not path.exists():
-        return
-    lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".metrics.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write("".join(line + "\n" for line in lines))
-    os.replace(tmp, path)
-
-
 def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = None) -> dict[str, float]:
     """Train as ``cfg`` (the resolved config, plain containers) says; write into ``run_dir``.
 
     With ``resume`` (a loaded checkpoint) every piece of state is restored first, so on the
     CPU the continued run reproduces the uninterrupted one bit for bit. Returns the last record.
     """
-    tcfg = cfg["train"]
+    tcfg, rank, world = cfg["train"], distributed.rank(), distributed.world_size()
     torch.manual_seed(cfg["seed"])
     random.seed(cfg["seed"])
-    device = pick_device(cfg["device"])
+    device = distributed.device(pick_device(cfg["device"]))
+    speed = Performance.from_config(cfg["trainer"], device)
+    folder = RunFolder(run_dir, main=rank == 0, tensorboard=cfg["log"]["tensorboard"])
 
     data = load_data(cfg).to(device)
-    log.info("data: %s, shape %s; device: %s", data.description, data.shape, device)
-    parts = components.build(cfg, data.shape, data.num_classes)
+    log.info("data: %s, shape %s; device: %s (%s)", data.description, data.shape, device, speed.describe())
+    parts = components.build(cfg, data.shape, data.num_classes)  # identical on every rank: same seed
     model = parts.model.to(device)
-    g_opt = torch.optim.Adam(model.generator.parameters(), lr=tcfg["lr_g"], betas=tuple(tcfg["betas"]))
-    d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=tcfg["lr_d"], betas=tuple(tcfg["betas"]))
+    speed.prepare(model)
+    g_opt = speed.adam(model.generator.parameters(), tcfg["lr_g"], tuple(tcfg["betas"]))
+    d_opt = speed.adam(model.discriminator.parameters(), tcfg["lr_d"], tuple(tcfg["betas"]))
     parts.tricks.configure(g_opt, d_opt)
     schedules = [lr_schedule(opt, tcfg) for opt in (g_opt, d_opt)]
     step_fn = model.step_class(
-        model, parts.loss, parts.tricks, g_opt, d_opt, latent=lambda n: parts.latent(n, device)
+        model,
+        parts.loss,
+        parts.tricks,
+        g_opt,
+        d_opt,
+        latent=lambda n: parts.latent(n, device),
+        scaler=speed.grad_scaler(),
     )
-    batches = data.batches(tcfg["batch_size"], seed=cfg["seed"])
+    if world > 1:  # each rank its own shard of the data and its own latents
+        data = data.shard(rank, world)
+        torch.manual_seed(cfg["seed"] + rank)
+    batches = data.batches(tcfg["batch_size"], seed=cfg["seed"] + rank)
     # One fixed latent batch for every grid, so progress is comparable across steps and runs;
     # conditional models get one row per class, and evaluate every class alike.
     fixed_z, fixed_labels = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], device)
@@ -167,16 +160,13 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         random.setstate(state["rng"]["python"])
         return state["step"]
 
-    samples_dir, ckpt_dir, metrics_path = (
-        run_dir / "samples",
-        run_dir / "checkpoints",
-        run_dir / "metrics.jsonl",
-    )
     reference = data.head(max(cfg["sample"]["n"], 2000)) if len(data.shape) == 1 else None
 
-    def save_grid(name: str) -> None:
+    def save_grid(step: int | None, name: str | None = None) -> None:
+        """``samples/step_XXXXXXX.png`` (and TensorBoard's grid of ``step``), or ``name``."""
         images = generate(model, fixed_z, labels=fixed_labels)
-        save_samples(samples_dir / name, images, reference, model.row_length(len(images)))
+        nrow = model.row_length(len(images))
+        folder.picture(name or f"step_{step:07d}.png", images, reference, nrow, step)
 
     def evaluate(step: int) -> None:
         """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
@@ -185,26 +175,21 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         samples = generate(model, eval_z, labels=eval_labels)
         results = {k: v for metric in parts.metrics for k, v in metric(samples, data, eval_labels).items()}
         if results:
-            append_record(metrics_path, {"step": step, **results})
+            folder.record({"step": step, **results})
 
     def save_checkpoint(step: int, periodic: bool) -> None:
         guard.check()  # never save weights trained past a NaN
-        state = capture(step)
-        if periodic:
-            checkpoint.save(state, ckpt_dir / f"step_{step:07d}.pt")
-            checkpoint.rotate(ckpt_dir, cfg["checkpoint"]["keep"])
-        checkpoint.save(state, ckpt_dir / "last.pt")
+        folder.checkpoint(capture(step), periodic, cfg["checkpoint"]["keep"])
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (samples_dir / "reals.png").exists():
-        save_samples(samples_dir / "reals.png", data.head(cfg["sample"]["n"]))
+    if not folder.has_picture("reals.png"):
+        folder.picture("reals.png", data.head(cfg["sample"]["n"]))
     if resume is not None:
         start = restore(resume)
-        keep_metrics_until(metrics_path, start)
+        folder.keep_records_until(start)
         log.info("resumed from step %d", start)
     else:
         start = 0
-        save_grid("step_0000000.png")
+        save_grid(0)
 
     steps, log_every = tcfg["steps"], cfg["log"]["every"]
     images_per_step = batches.batch_size * parts.tricks.d_steps
@@ -220,7 +205,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         record = {"step": step, **tally.means()}
         record["images_per_sec"] = n * images_per_step / (now - last_log_time)
         record["elapsed_sec"] = now - t0
-        append_record(metrics_path, record)
+        folder.record(record)
         progress.update(step, record)
         last_log_time = now
 
@@ -228,14 +213,14 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         """Stop on a non-finite loss or, once with ``on_nan: rollback``, return to the last
         checkpoint with lower learning rates; returns the step to continue from."""
         nonlocal rolled_back
-        last = ckpt_dir / "last.pt"
+        last = folder.checkpoints / "last.pt"
         if tcfg["on_nan"] != "rollback" or rolled_back or not last.exists():
             raise GanError(
                 f"{err}; stopped (last good checkpoint: {last if last.exists() else 'none yet'})"
             ) from err
         rolled_back = True
         step = restore(checkpoint.load(last))
-        keep_metrics_until(metrics_path, step)
+        folder.keep_records_until(step)
         guard.reset()
         factor = tcfg["nan_lr_factor"]
         for schedule in schedules:
@@ -245,12 +230,14 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         log.warning("%s: rolled back to step %d and scaled learning rates by %g", err, step, factor)
         return step
 
-    with TrainingProgress(steps, start, enabled=cfg["log"]["progress"]) as progress, StopSignals() as signals:
+    show_progress = cfg["log"]["progress"] and folder.main
+    with TrainingProgress(steps, start, enabled=show_progress) as progress, StopSignals() as signals:
         step = start
         while step < steps:
             try:
                 step += 1
-                scalars = step_fn(step, batches)
+                with speed.autocast():
+                    scalars = step_fn(step, batches)
                 for schedule in schedules:
                     schedule.step()
                 guard.observe(step, scalars)
@@ -258,7 +245,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                 if step % log_every == 0 or step == steps:
                     write_record(step)
                 if step % cfg["sample"]["every"] == 0:
-                    save_grid(f"step_{step:07d}.png")
+                    save_grid(step)
                 if step % cfg["eval"]["every"] == 0 and step != steps:
                     evaluate(step)
                 if step % cfg["checkpoint"]["every"] == 0:
@@ -271,7 +258,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
 
     evaluate(steps)
     save_checkpoint(steps, periodic=False)
-    save_grid("final.png")
-    write_progress_gif(samples_dir, samples_dir / "progress.gif")
+    save_grid(None, "final.png")
+    folder.finish()
     log.info("done: %d steps in %.1fs; run folder %s", steps, time.perf_counter() - t0, run_dir)
     return record

@@ -80,6 +80,11 @@ class Data:
         labels = None if self.labels is None else self.labels.to(device)
         return replace(self, samples=self.samples.to(device), labels=labels)
 
+    def shard(self, rank: int, world: int) -> Data:
+        """Every ``world``-th sample from ``rank`` on: this process's part of a distributed run."""
+        labels = None if self.labels is None else self.labels[rank::world]
+        return replace(self, samples=self.samples[rank::world], labels=labels)
+
     def head(self, n: int) -> torch.Tensor:
         """The first ``n`` samples (for the grid of real data), centre-cropped when augmented."""
         return self.samples[:n] if self.augment is None else self.augment.centre(self.samples[:n])

@@ -123,6 +123,11 @@ class StreamingData:
     def to(self, device: torch.device) -> StreamingData:
         return replace(self, device=torch.device(device))
 
+    def shard(self, rank: int, world: int) -> StreamingData:
+        """Every ``world``-th item from ``rank`` on: this process's part of a distributed run."""
+        labels = None if self.labels is None else self.labels[rank::world]
+        return replace(self, items=self.items[rank::world], labels=labels)
+
     def as_samples(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images (moved as bytes, a quarter of the floats) -> floats in [-1, 1] on the device."""
         return images.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)

@@ -1,0 +1,121 @@
+"""``gan bench``: training throughput of any config on this device.
+
+It runs the real trainer (``training_loop.train``, so what is measured is what ``gan train``
+does) in a temporary folder with samples, metrics and checkpoints pushed out of the way, and
+reads the throughput of each logging interval from its records: the first ``warmup`` steps
+(compilation, cuDNN autotuning, allocator growth) are dropped and the median of the following
+``repeats`` intervals is reported. ``--compare`` repeats the run in plain eager float32
+(``performance.PLAIN``), so the speed-up is a ratio of two runs in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+QUIET = [
+    "log.progress=false",
+    "metrics=none",
+    "sample.every=1000000000",
+    "eval.every=1000000000",
+    "checkpoint.every=1000000000",
+]
+
+
+def measure(overrides: list[str], warmup: int, interval: int, repeats: int) -> dict[str, Any]:
+    """Median images/s and steps/s over ``repeats`` intervals of ``interval`` steps after
+    ``warmup`` steps, and the peak memory of the run."""
+    import torch
+
+    from gan_cli.config import compose, resolve
+    from gan_cli.training_loop import train
+
+    warm_steps = -(-warmup // interval) * interval  # whole intervals
+    steps = warm_steps + interval * repeats
+    cfg = resolve(compose([*overrides, *QUIET, f"train.steps={steps}", f"log.every={interval}"]))
+    cuda = torch.cuda.is_available() and cfg["device"] != "cpu"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    with tempfile.TemporaryDirectory(prefix="gan-bench-") as tmp:
+        train(cfg, Path(tmp) / "run")
+        records = [
+            json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()
+        ]
+    timed = [r["images_per_sec"] for r in records if r["step"] > warm_steps]
+    seconds = [
+        b["elapsed_sec"] - a["elapsed_sec"] for a, b in zip(records, records[1:]) if b["step"] > warm_steps
+    ]
+    return {
+        "images_per_sec": statistics.median(timed),
+        "steps_per_sec": interval / statistics.median(seconds),
+        "peak_memory_mb": (
+            torch.cuda.max_memory_allocated() / 2**20
+            if cuda
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+        ),
+        "memory_kind": "GPU allocated" if cuda else "process RSS",
+        "device": torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads",
+        "spread": (min(timed), max(timed)),
+    }
+
+
+def bench_command(
+    ctx: typer.Context,
+    steps: Annotated[int, typer.Option(min=1, help="Steps per timed interval.")] = 20,
+    warmup: Annotated[int, typer.Option(min=0, help="Steps run before timing starts.")] = 20,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed intervals; the median is reported.")] = 5,
+    compare: Annotated[
+        bool, typer.Option(help="Also run in plain eager float32 and report the speed-up.")
+    ] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results here.")] = None,
+) -> None:
+    """Measure training throughput (images/s, steps/s, peak memory) of a config on this device.
+
+    Arguments are config overrides, as for gan train.
+
+    Examples:
+
+      gan bench                                         # the default DCGAN on MNIST
+
+      gan bench --compare train.batch_size=128          # optimized vs plain eager fp32
+
+      gan bench model=dcgan dataset.resolution=64 trainer.compile=true --steps 50
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from gan_cli.errors import GanError
+    from gan_cli.performance import PLAIN
+
+    overrides = list(ctx.args)
+    if json_out is not None and json_out.exists():
+        raise GanError(f"{json_out} already exists; choose another --json path (nothing was overwritten)")
+    variants = {"as configured": overrides}
+    if compare:
+        variants["plain eager fp32"] = [*overrides, *PLAIN]
+    results = {name: measure(args, warmup, steps, repeats) for name, args in variants.items()}
+    table = Table(title=f"gan bench — {next(iter(results.values()))['device']}")
+    for column in ("variant", "images/s", "steps/s", "spread (images/s)", "peak memory (MiB)", "speed-up"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    baseline = results.get("plain eager fp32")
+    for name, r in results.items():
+        ratio = f"{r['images_per_sec'] / baseline['images_per_sec']:.2f}×" if baseline else "—"
+        low, high = r["spread"]
+        table.add_row(
+            name,
+            f"{r['images_per_sec']:.1f}",
+            f"{r['steps_per_sec']:.2f}",
+            f"{low:.0f}–{high:.0f}",
+            f"{r['peak_memory_mb']:.0f} ({r['memory_kind']})",
+            ratio,
+        )
+    Console(file=sys.stdout).print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps({"overrides": overrides, "results": results}, indent=2) + "\n")
