@@ -1,0 +1,143 @@
+"""``gan eval``: a checkpoint's sample-quality metrics, printed and written as JSON beside it.
+
+The JSON records the protocol with the numbers (sample count, latent seed, EMA or raw weights,
+feature space, reference-statistics key, dataset, step), because an FID without its protocol
+cannot be compared with anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gan_cli.errors import GanError
+
+
+def metric_set(name: str, root: str) -> list:
+    """The metrics of ``conf/metrics/<name>.yaml``."""
+    from omegaconf import OmegaConf
+
+    from gan_cli.components import named_configs
+    from gan_cli.config import config_dir, group_options
+    from gan_cli.registry import METRICS, did_you_mean
+
+    options = group_options("metrics")
+    if name not in options:
+        raise GanError(
+            f"unknown metrics set '{name}'{did_you_mean(name, options)}; valid: {', '.join(options)}"
+        )
+    group_cfg = OmegaConf.to_container(OmegaConf.load(config_dir() / "metrics" / f"{name}.yaml"))
+    return [METRICS.build(cfg, root=root) for cfg in named_configs(group_cfg)]
+
+
+def result_path(ckpt: Path) -> Path:
+    """``<stem>.eval.json`` beside the checkpoint, else the first free ``<stem>.eval-N.json``:
+    an earlier evaluation is never overwritten."""
+    path, number = ckpt.with_name(f"{ckpt.stem}.eval.json"), 2
+    while path.exists():
+        path, number = ckpt.with_name(f"{ckpt.stem}.eval-{number}.json"), number + 1
+    return path
+
+
+def evaluate_checkpoint(
+    ckpt: Path,
+    n: int = 10_000,
+    seed: int = 0,
+    device: str = "auto",
+    ema: bool = True,
+    metrics: str | None = None,
+) -> dict[str, Any]:
+    """Generate ``n`` samples from ``ckpt`` and compute its configured metrics (or the named set
+    ``metrics``) against the data it was trained on; returns the record written to JSON.
+
+    (Imports here: this module is imported by the CLI, and ``gan --help`` must not load torch.)
+    """
+    from gan_cli import sampling
+    from gan_cli.training_loop import load_data, pick_device
+
+    if n < 2:
+        raise GanError(f"-n must be at least 2, got {n}")
+    parts, state = sampling.load_run(ckpt)
+    cfg = state["config"]
+    chosen = parts.metrics if metrics is None else metric_set(metrics, cfg["data"]["root"])
+    target = pick_device(device)
+    data = load_data(cfg).to(target)
+    if list(data.shape) != list(state["data_shape"]):
+        raise GanError(
+            f"{ckpt} was trained on data of shape {tuple(state['data_shape'])}, "
+            f"but its dataset now loads as {data.shape}"
+        )
+    has_ema = getattr(parts.model, "ema_generator", None) is not None
+    samples = sampling.draw(parts, n, seed, target, ema=ema).to(target)
+    # The labels draw() generated for: a conditional model gets every class alike.
+    labels = parts.model.sample_labels(n)
+    labels = None if labels is None else labels.to(target)
+    results: dict[str, float] = {}
+    protocol: dict[str, Any] = {}
+    for metric in chosen:
+        values = metric(samples, data, labels)
+        results.update(values)
+        if values and getattr(metric, "protocol", None):
+            protocol[metric.registered_name] = metric.protocol
+    record = {
+        "checkpoint": str(ckpt),
+        "step": state["step"],
+        "n": len(samples),
+        "seed": seed,
+        "ema": ema and has_ema,
+        "metrics_set": metrics or "the checkpoint's",
+        "dataset": data.description,
+        "protocol": protocol,
+        "metrics": results,
+    }
+    out = result_path(ckpt)
+    try:
+        out.write_text(json.dumps(record, indent=2) + "\n")
+    except OSError as err:
+        raise GanError(f"cannot write {out}: {err.strerror or err}") from err
+    record["written_to"] = str(out)
+    return record
+
+
+def eval_command(
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="Checkpoint file (its config is inside it).")],
+    n: Annotated[
+        int, typer.Option("-n", "--count", min=2, help="Samples to evaluate (FID depends on it).")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the latent vectors.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    ema: Annotated[
+        bool, typer.Option("--ema/--raw", help="Use the EMA generator when the run kept one.")
+    ] = True,
+    metrics: Annotated[
+        str | None,
+        typer.Option(help="A metrics set from conf/metrics (e.g. inception) \\[default: the checkpoint's]."),
+    ] = None,
+) -> None:
+    """Compute a checkpoint's metrics; print them and write <checkpoint>.eval.json beside it.
+
+    Examples:
+
+      gan eval --ckpt outputs/2026-11-22/20-31-05/checkpoints/last.pt
+
+      gan eval --ckpt last.pt -n 50000 --metrics inception   # the papers' protocol (needs the weights)
+
+      gan eval --ckpt last.pt --raw --seed 1                 # non-EMA weights, other latents
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    record = evaluate_checkpoint(ckpt, n, seed, device, ema, metrics)
+    table = Table(
+        title=f"{ckpt} (step {record['step']}, n={n}, seed={seed}, {'EMA' if record['ema'] else 'raw'})"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in record["metrics"].items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console = Console()
+    console.print(table if record["metrics"] else "no configured metric applies to this checkpoint's data")
+    console.print(f"wrote {record['written_to']}")

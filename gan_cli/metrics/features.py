@@ -1,0 +1,117 @@
+"""Feature extractors: the networks in whose feature space sample quality is measured.
+
+Two exist. ``inception`` is the Inception-v3 network of FID and IS with the original
+TensorFlow weights (``inception.py``), the number papers report; ``classifier`` is a small CNN
+trained on the dataset's own labels (``classifier.py``), the standard practice on MNIST-like
+data, which works offline and measures what matters on digits. A record names the space its
+numbers come from (``fid_classifier``, ``fid_inception``): the two are not comparable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_cli import checkpoint
+from gan_cli.datasets.base import Data
+from gan_cli.errors import GanError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("classifier", "inception")
+BATCH = 250  # images per forward pass: bounded memory on a CPU, full enough on a GPU
+
+
+class Extractor:
+    """A frozen network: images in [-1, 1] (N×C×H×W, any size) to features and class
+    probabilities. ``name`` is the feature space as records name it; ``key`` identifies the
+    network and its weights, for the reference-statistics cache."""
+
+    name: str
+    key: str
+    network: torch.nn.Module
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """What the network expects (size, channels) from the samples."""
+        raise NotImplementedError
+
+    def _apply(self, images: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        device = next(self.network.parameters()).device
+        with torch.no_grad():
+            return torch.cat([head(self.prepare(batch.to(device))).float() for batch in images.split(BATCH)])
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self._apply(images, self.network.features)
+
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        return self._apply(images, lambda x: self.network(x).softmax(dim=1))
+
+
+_content_keys: dict[int, str] = {}
+
+
+def content_key(data: Data) -> str:
+    """A hash of the data's samples and labels: it tells apart datasets, splits and resolutions
+    without trusting their names. Computed once per samples tensor (it reads every byte)."""
+    ident = id(data.samples)
+    if ident not in _content_keys:
+        digest = hashlib.sha256(str(tuple(data.samples.shape)).encode())
+        digest.update(data.samples.detach().float().cpu().contiguous().numpy().tobytes())
+        if data.labels is not None:
+            digest.update(data.labels.cpu().numpy().astype("int64").tobytes())
+        _content_keys[ident] = digest.hexdigest()[:16]
+        weakref.finalize(data.samples, _content_keys.pop, ident, None)
+    return _content_keys[ident]
+
+
+def cached(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Tensors an earlier call saved at ``path``, else ``build()``'s, saved there atomically.
+
+    Read with ``weights_only=True``; an unreadable file is rebuilt, an unwritable folder only
+    costs the time to build again next run.
+    """
+    if path.is_file():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated or foreign files raise many types
+            log.warning("rebuilding the unreadable cache %s (%s)", path, err)
+    state = build()
+    try:
+        checkpoint.save(state, path)
+    except OSError as err:
+        log.warning("could not cache %s (%s); it will be computed again next time", path, err)
+    return state
+
+
+_extractors: dict[tuple, Extractor | None] = {}
+
+
+def extractor(
+    kind: str, data: Data, root: str, weights: str | None, device: torch.device
+) -> Extractor | None:
+    """The ``kind`` extractor for ``data`` on ``device`` (None: the data has no labels to train a
+    classifier on), built once per process and shared by every metric that asks."""
+    if kind not in KINDS:
+        raise GanError(f"unknown feature space '{kind}'; valid: {', '.join(KINDS)}")
+    if kind == "inception":
+        from gan_cli.metrics.inception import inception_weights
+
+        memo = (kind, str(inception_weights(weights)), str(device))
+    else:
+        memo = (kind, content_key(data), str(Path(root).expanduser()), str(device))
+    if memo not in _extractors:
+        if kind == "inception":
+            from gan_cli.metrics.inception import InceptionExtractor
+
+            _extractors[memo] = InceptionExtractor(inception_weights(weights), device)
+        else:
+            from gan_cli.metrics.classifier import trained_classifier
+
+            _extractors[memo] = trained_classifier(data, root, device)
+    return _extractors[memo]
