@@ -1,6 +1,7 @@
 """Feature-space metrics on real MNIST digits: the shipped classifier, classifier FID/KID/PR,
 the reference-statistics cache, IS, per-class accuracy and the Inception-v3 path."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,16 @@ def test_class_accuracy_is_high_for_the_right_labels_and_low_for_wrong_ones(digi
     assert {f"class_acc_{c}" for c in range(10)} <= set(right)
     assert right["class_acc_mean"] > 0.97 and right["class_acc_min"] > 0.9
     assert wrong["class_acc_mean"] < 0.05
+
+
+def test_class_modes_count_the_digits_an_unconditional_generator_reaches(digits, root):
+    modes = metric("class_modes", root)
+    real = modes(digits.samples[:2000], digits)
+    assert real["class_modes"] == 10 and real["class_kl"] < 0.01
+    threes = digits.samples[digits.labels == 3][:500]
+    collapsed = modes(threes, digits)
+    assert collapsed["class_modes"] == 1 and collapsed["class_kl"] == pytest.approx(math.log(10), abs=0.05)
+    assert modes(threes, digits, labels=torch.full((500,), 3)) == {}  # conditional: class_accuracy's job
 
 
 def test_classifier_score_is_near_the_class_count_for_real_digits_and_1_for_one_digit(digits, root):

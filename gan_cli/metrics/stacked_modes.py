@@ -10,8 +10,6 @@ image once, so its held-out accuracy is honest).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from gan_cli.datasets.base import Data
@@ -19,6 +17,7 @@ from gan_cli.datasets.stacked_mnist import CLASSES
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
 from gan_cli.metrics.features import extractor
+from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
 
 
@@ -56,10 +55,8 @@ class StackedModes(Metric):
         if not isinstance(net, ClassifierExtractor):
             return {}
         r, g, b = (net.predict(samples[:, c : c + 1]) for c in range(3))
-        histogram = torch.bincount(100 * r + 10 * g + b, minlength=len(CLASSES)).double() / len(samples)
-        present = histogram > 0
-        kl = float((histogram[present] * (histogram[present] * len(CLASSES)).log()).sum())
+        modes = 100 * r + 10 * g + b
         return {
-            "stacked_modes": int(present.sum()),
-            "stacked_kl": kl if math.isfinite(kl) else float("inf"),
+            "stacked_modes": len(modes.unique()),
+            "stacked_kl": kl_to_uniform(modes, len(CLASSES)),
         }

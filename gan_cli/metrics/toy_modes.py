@@ -9,12 +9,11 @@ histogram (each sample counted at its nearest mode) to the uniform one the data 
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from gan_cli.datasets.base import Data
 from gan_cli.metrics.base import Metric
+from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
 
 
@@ -38,12 +37,9 @@ class ToyModes(Metric):
         high_quality = distance <= self.radius_std * data.mode_std
         hq_counts = torch.bincount(nearest[high_quality], minlength=len(centres))
         covered = int((hq_counts >= self.min_fraction * len(samples)).sum())
-        histogram = torch.bincount(nearest, minlength=len(centres)).double() / len(samples)
-        present = histogram > 0
-        kl = float((histogram[present] * (histogram[present] * len(centres)).log()).sum())
         return {
             "modes_covered": covered,
             "modes_total": len(centres),
             "high_quality_pct": 100.0 * float(high_quality.double().mean()),
-            "mode_kl": kl if math.isfinite(kl) else float("inf"),
+            "mode_kl": kl_to_uniform(nearest, len(centres)),
         }
