@@ -128,3 +128,17 @@ def test_multirun_makes_one_folder_per_job(tmp_path, launcher):
     for job in jobs:
         last = json.loads((job / "metrics.jsonl").read_text().splitlines()[-1])
         assert last["step"] == 4 and (job / "checkpoints" / "last.pt").is_file()
+
+
+def test_the_slurm_launcher_config_composes_onto_submitit():
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from gan_cli.config import config_dir
+
+    overrides = ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.partition, launcher.timeout_min, launcher.gpus_per_node) == ("gpu", 240, 1)
