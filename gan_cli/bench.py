@@ -29,6 +29,27 @@ QUIET = [
 ]
 
 
+def flops_per_image(cfg: dict[str, Any]) -> float:
+    """Model FLOPs of one training step (every forward and backward of G and D, as PyTorch's
+    FLOP counter sees them) per image drawn, counted on a CPU copy with a small batch."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gan_cli import components
+    from gan_cli.training_loop import load_data
+
+    cfg = {**cfg, "device": "cpu", "train": {**cfg["train"], "batch_size": 8}}
+    data = load_data(cfg)
+    parts = components.build(cfg, data.shape, data.num_classes)
+    model = parts.model
+    g_opt, d_opt = (torch.optim.Adam(net.parameters()) for net in (model.generator, model.discriminator))
+    step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
+    batches = data.batches(8, seed=0)
+    with FlopCounterMode(display=False) as counter:
+        step(1, batches)
+    return counter.get_total_flops() / (batches.batch_size * parts.tricks.d_steps)
+
+
 def measure(overrides: list[str], warmup: int, interval: int, repeats: int) -> dict[str, Any]:
     """Median images/s and steps/s over ``repeats`` intervals of ``interval`` steps after
     ``warmup`` steps, and the peak memory of the run."""
@@ -49,11 +70,14 @@ def measure(overrides: list[str], warmup: int, interval: int, repeats: int) -> d
             json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()
         ]
     timed = [r["images_per_sec"] for r in records if r["step"] > warm_steps]
+    flops = flops_per_image(cfg)
     seconds = [
         b["elapsed_sec"] - a["elapsed_sec"] for a, b in zip(records, records[1:]) if b["step"] > warm_steps
     ]
     return {
         "images_per_sec": statistics.median(timed),
+        "gflops_per_image": flops / 1e9,
+        "tflops_per_sec": flops * statistics.median(timed) / 1e12,
         "steps_per_sec": interval / statistics.median(seconds),
         "peak_memory_mb": (
             torch.cuda.max_memory_allocated() / 2**20
@@ -75,6 +99,10 @@ def bench_command(
         bool, typer.Option(help="Also run in plain eager float32 and report the speed-up.")
     ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results here.")] = None,
+    peak_tflops: Annotated[
+        float | None,
+        typer.Option(help="The device's peak TFLOP/s (e.g. 989 for an H100's dense bf16), for % of peak."),
+    ] = None,
 ) -> None:
     """Measure training throughput (images/s, steps/s, peak memory) of a config on this device.
 
@@ -87,6 +115,11 @@ def bench_command(
       gan bench --compare train.batch_size=128          # optimized vs plain eager fp32
 
       gan bench model=dcgan dataset.resolution=64 trainer.compile=true --steps 50
+
+      gan bench --peak-tflops 989 model=biggan             # how far from an H100's bf16 peak
+
+    FLOPs are the model's (PyTorch's FLOP counter over one training step, per image), so
+    TFLOP/s ÷ the peak is the model FLOPs utilization.
     """
     from rich.console import Console
     from rich.table import Table
@@ -102,20 +135,34 @@ def bench_command(
         variants["plain eager fp32"] = [*overrides, *PLAIN]
     results = {name: measure(args, warmup, steps, repeats) for name, args in variants.items()}
     table = Table(title=f"gan bench — {next(iter(results.values()))['device']}")
-    for column in ("variant", "images/s", "steps/s", "spread (images/s)", "peak memory (MiB)", "speed-up"):
+    columns = [
+        "variant",
+        "images/s",
+        "steps/s",
+        "spread (images/s)",
+        "peak memory (MiB)",
+        "TFLOP/s",
+        "speed-up",
+    ]
+    if peak_tflops:
+        columns.insert(-1, "% of peak")
+    for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right")
     baseline = results.get("plain eager fp32")
     for name, r in results.items():
         ratio = f"{r['images_per_sec'] / baseline['images_per_sec']:.2f}×" if baseline else "—"
         low, high = r["spread"]
-        table.add_row(
+        row = [
             name,
             f"{r['images_per_sec']:.1f}",
             f"{r['steps_per_sec']:.2f}",
             f"{low:.0f}–{high:.0f}",
             f"{r['peak_memory_mb']:.0f} ({r['memory_kind']})",
-            ratio,
-        )
+            f"{r['tflops_per_sec']:.3g}",
+        ]
+        if peak_tflops:
+            row.append(f"{100 * r['tflops_per_sec'] / peak_tflops:.1f} %")
+        table.add_row(*row, ratio)
     Console(file=sys.stdout).print(table)
     if json_out is not None:
         json_out.write_text(json.dumps({"overrides": overrides, "results": results}, indent=2) + "\n")

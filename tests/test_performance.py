@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from gan_cli.bench import flops_per_image
 from gan_cli.errors import GanError
 from gan_cli.performance import Performance
 from gan_cli.training_loop import train
@@ -49,6 +50,14 @@ def test_channels_last_and_compile_keep_the_checkpoint_layout():
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
 
 
+def test_model_flops_grow_with_the_width_of_the_networks(tmp_path):
+    cfg = tiny_config(tmp_path)
+    narrow = flops_per_image(cfg)
+    cfg["model"].update(g_channels=8, d_channels=8)  # twice the tiny config's 4
+    wide = flops_per_image(cfg)
+    assert 0 < narrow and 2.5 < wide / narrow < 4.5  # conv FLOPs scale with channels squared
+
+
 def losses(tmp_path, name: str, *overrides: str) -> list[float]:
     cfg = tiny_config(tmp_path, "train.steps=6", "log.every=1", *overrides)
     train(cfg, tmp_path / name)
@@ -81,6 +90,7 @@ def test_bench_compares_with_plain_eager_and_writes_json(tmp_path):
     assert set(saved["results"]) == {"as configured", "plain eager fp32"}
     for r in saved["results"].values():
         assert r["images_per_sec"] > 0 and r["steps_per_sec"] > 0 and r["peak_memory_mb"] > 0
+        assert r["tflops_per_sec"] == pytest.approx(r["gflops_per_image"] * r["images_per_sec"] / 1000)
     assert not list(tmp_path.glob("outputs"))  # benchmark runs leave no run folders
     again = run_gan(*args, *TINY_CLI_RUN, cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
