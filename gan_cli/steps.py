@@ -44,7 +44,8 @@ class AdversarialStep:
         G, D, tricks, loss = self.model.generator, self.model.discriminator, self.tricks, self.loss
         tricks.on_step(step)
         for _ in range(tricks.d_steps):
-            real, labels = next_batch()
+            batch = next_batch()
+            real, labels = batch.images, batch.labels
             self.model.condition(labels)
             with torch.no_grad():
                 fake = G(self.latent(len(real)))

@@ -94,10 +94,13 @@ class Data:
 
 
 class Batch(NamedTuple):
-    """What a training step draws: images (or points) and, for labelled data, their classes."""
+    """What a training step draws: images (or points), for labelled data their classes, and for
+    two-domain data (CycleGAN, CoGAN, pix2pix) a batch of domain B: paired with ``images`` one to
+    one for paired data, drawn independently for unpaired data."""
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
+    other: torch.Tensor | None = None
 
 
 class Batches:

@@ -24,7 +24,7 @@ def weight_matrix(layer: nn.Module) -> torch.Tensor:
 def single_layer_head(model: nn.Module, who: str) -> nn.Linear | nn.Conv2d:
     """D's head, for tricks that rebuild it: one Linear (mlp) or one Conv2d whose kernel covers
     the body's whole final map (dcgan), scoring each sample with one output."""
-    head = model.discriminator.head
+    head = getattr(model.discriminator, "head", None)  # two-domain families have no single head
     if not isinstance(head, (nn.Linear, nn.Conv2d)) or head.weight.shape[0] != 1:
         raise GanError(
             f"{who} rebuilds D's head and needs it to be one Linear or Conv2d layer with one output "

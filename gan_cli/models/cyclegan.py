@@ -1,0 +1,146 @@
+"""CycleGAN: unpaired image-to-image translation by cycle consistency.
+
+Zhu, Park, Isola & Efros 2017, "Unpaired Image-to-Image Translation using Cycle-Consistent
+Adversarial Networks", arXiv:1703.10593. Two generators G: A -> B and F: B -> A, each against a
+PatchGAN discriminator of its target domain. With no pairs to say what x should become, the
+translations are constrained to be invertible: F(G(a)) ≈ a and G(F(b)) ≈ b in L1 (weight
+λ = 10), and G(b) ≈ b, F(a) ≈ a (weight 0.5 λ, "identity", which keeps colours). The paper's
+recipe: ResNet generators (U-Net as the option), 70×70 PatchGANs, instance norm, least-squares
+loss (``loss=lsgan``), D trained on a pool of 50 past fakes, Adam at 2e-4 with linear decay to 0
+over the second half (``train.lr_decay=linear``) — the ``cyclegan256`` experiment preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_cli.datasets.base import Batch
+from gan_cli.errors import GanError
+from gan_cli.models.image_to_image import (
+    GridInputs,
+    ImagePool,
+    PatchGAN,
+    ResnetGenerator,
+    Translator,
+    TwoDomainStep,
+    UNet,
+    check_image_shape,
+    init_normal,
+    norm_layer,
+)
+from gan_cli.registry import MODELS
+
+GENERATORS = ("resnet", "unet")
+
+
+def cycle_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
+    """L1 between an image and its round trip through both generators."""
+    return F.l1_loss(reconstructed, real)
+
+
+class CycleStep(TwoDomainStep):
+    """One generator forward per direction: D_A and D_B are updated on those fakes (through the
+    image pools), then both generators on the adversarial, cycle and identity terms."""
+
+    def __call__(self, step: int, next_batch: Callable[[], Batch]) -> dict[str, torch.Tensor]:
+        model, G, D = self.model, self.model.generator, self.model.discriminator
+        self.tricks.on_step(step)
+        real_a, real_b = self.draw(next_batch)
+        G.grid.keep(real_a, real_b)
+        fake_b, fake_a = G.g_ab(real_a), G.g_ba(real_b)
+
+        d_loss_a, real_out_a, fake_out_a = self.d_terms(D.d_a, real_a, D.pool_a(fake_a))
+        d_loss_b, real_out_b, fake_out_b = self.d_terms(D.d_b, real_b, D.pool_b(fake_b))
+        d_loss = d_loss_a + d_loss_b
+        d_grad_norm = self.update_d(d_loss)
+
+        adversarial = self.g_adversarial(D.d_b, fake_b, real_out_b) + self.g_adversarial(
+            D.d_a, fake_a, real_out_a
+        )
+        cycle = cycle_loss(real_a, G.g_ba(fake_b)) + cycle_loss(real_b, G.g_ab(fake_a))
+        g_loss = adversarial + model.cycle_weight * cycle
+        identity = torch.zeros((), device=real_a.device)
+        if model.identity_weight:
+            identity = F.l1_loss(G.g_ab(real_b), real_b) + F.l1_loss(G.g_ba(real_a), real_a)
+            g_loss = g_loss + model.identity_weight * model.cycle_weight * identity
+        g_grad_norm = self.update_g(g_loss)
+        return self.scalars(
+            d_loss,
+            g_loss,
+            [real_out_a, real_out_b],
+            [fake_out_a, fake_out_b],
+            d_grad_norm,
+            g_grad_norm,
+            cycle=cycle / 2,
+            identity=identity / 2,
+        )
+
+
+class _Generators(nn.Module):
+    def __init__(self, g_ab: nn.Module, g_ba: nn.Module, data_shape: tuple[int, ...]):
+        super().__init__()
+        self.g_ab, self.g_ba = g_ab, g_ba
+        self.grid = GridInputs(data_shape)
+
+
+class _Discriminators(nn.Module):
+    def __init__(self, d_a: nn.Module, d_b: nn.Module, pool_size: int):
+        super().__init__()
+        self.d_a, self.d_b = d_a, d_b
+        self.pool_a, self.pool_b = ImagePool(pool_size), ImagePool(pool_size)
+
+
+@MODELS.register("cyclegan")
+class CycleGAN(Translator):
+    directions = ("AtoB", "BtoA")
+    grid_rows = 6  # a, G(a), F(G(a)), b, F(b), G(F(b))
+    step_class = CycleStep
+
+    def __init__(
+        self,
+        data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
+        generator: str = "resnet",  # "resnet" (the paper) or "unet"
+        g_channels: int = 64,  # G feature maps after the stem (doubled per downsampling)
+        g_blocks: int = 9,  # residual blocks (the paper: 9 at 256×256, 6 at 128×128)
+        g_downsamplings: int = 2,  # stride-2 stages of the ResNet G; U-Net: halvings (log2 size for 1×1)
+        d_channels: int = 64,  # PatchGAN feature maps at its first layer
+        d_layers: int = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
+        norm: str = "instance",  # "instance" (the paper) or "batch"
+        cycle_weight: float = 10.0,  # λ of the cycle-consistency L1
+        identity_weight: float = 0.5,  # identity L1 weight, as a multiple of λ (0 turns it off)
+        pool_size: int = 50,  # past fakes each D is trained on (0: only the current ones)
+    ):
+        super().__init__()
+        if generator not in GENERATORS:
+            raise GanError(f"cyclegan generator must be one of {', '.join(GENERATORS)}, got '{generator}'")
+        if pool_size < 0 or cycle_weight < 0 or identity_weight < 0:
+            raise GanError("cyclegan pool_size, cycle_weight and identity_weight must be >= 0")
+        channels, _ = check_image_shape(data_shape, "cyclegan", 2**g_downsamplings)
+        layer = norm_layer(norm, "cyclegan")
+
+        def make_generator() -> nn.Module:
+            if generator == "resnet":
+                return ResnetGenerator(channels, g_channels, g_blocks, g_downsamplings, layer)
+            return UNet(channels, g_channels, g_downsamplings, layer, dropout=0.0)
+
+        self.cycle_weight, self.identity_weight = cycle_weight, identity_weight
+        self.generator = _Generators(make_generator(), make_generator(), tuple(data_shape))
+        self.discriminator = _Discriminators(
+            PatchGAN(channels, d_channels, d_layers, layer),
+            PatchGAN(channels, d_channels, d_layers, layer),
+            pool_size,
+        )
+        self.apply(init_normal)
+
+    def translate(self, x: torch.Tensor, direction: str, ema: bool = True) -> torch.Tensor:
+        translators = self._translators(ema)
+        return (translators.g_ab if direction == "AtoB" else translators.g_ba)(x)
+
+    def grid(self, generator: nn.Module, n: int) -> list[torch.Tensor]:
+        a, b = generator.grid.a[:n], generator.grid.b[:n]
+        fake_b, fake_a = generator.g_ab(a), generator.g_ba(b)
+        return [a, fake_b, generator.g_ba(fake_b), b, fake_a, generator.g_ab(fake_a)]

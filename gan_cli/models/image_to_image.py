@@ -1,0 +1,358 @@
+"""What the two-domain families share: the step they train with, and the image-to-image networks.
+
+Networks, as CycleGAN (Zhu et al. 2017, arXiv:1703.10593) and pix2pix (Isola et al. 2017,
+arXiv:1611.07004) define them, scaled by their widths and depths:
+
+- ``ResnetGenerator``: Johnson et al. 2016 (arXiv:1603.08155) — a 7×7 stem, strided downsampling,
+  residual blocks at the low resolution, transposed-conv upsampling, reflection padding.
+- ``UNet``: an encoder-decoder down to 1×1 whose mirrored layers are joined by skip connections,
+  so the low-level structure shared by input and output bypasses the bottleneck; dropout in the
+  innermost decoder layers is pix2pix's noise source, kept on at test time as in the paper.
+- ``PatchGAN``: a fully convolutional D scoring overlapping patches (70×70 with three strided
+  layers), which models high frequencies while the L1/cycle terms take care of low ones.
+
+``TwoDomainStep`` is the base of the CycleGAN, pix2pix and CoGAN steps. Those steps call the trick
+hooks that make sense for two pairs of networks — ``on_step``, ``latent``, ``d_input``,
+``targets``, ``d_penalty``, ``after_d_step``, ``after_g_step`` (plus ``check``/``wrap``/``configure``
+at build time: spectral norm, EMA, TTUR, gradient penalties, R1, instance noise, label smoothing,
+DiffAugment, weight clipping apply) — and refuse a trick that acts only through another hook,
+rather than let it silently do nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_cli.datasets.base import Batch
+from gan_cli.errors import GanError
+from gan_cli.losses.base import Loss
+from gan_cli.models.base import GAN
+from gan_cli.steps import update
+from gan_cli.tricks.base import Trick, TrickSet
+from gan_cli.tricks.experience_replay import ExperienceReplay
+
+NORMS = {
+    # CycleGAN's instance norm (no affine, no running statistics); pix2pix's batch norm at batch
+    # size 1 is the same thing.
+    "instance": lambda c: nn.InstanceNorm2d(c),
+    "batch": nn.BatchNorm2d,
+}
+TRICK_HOOKS_NOT_CALLED = ("data_shape", "fake_for_d", "d_forward", "g_discriminator", "g_penalty")
+GRID_INPUTS = 8  # real inputs shown per grid row by translators
+
+
+def norm_layer(norm: str, family: str) -> Callable[[int], nn.Module]:
+    if norm not in NORMS:
+        raise GanError(f"{family} norm must be one of {', '.join(NORMS)}, got '{norm}'")
+    return NORMS[norm]
+
+
+def check_image_shape(data_shape: tuple[int, ...], family: str, multiple: int) -> tuple[int, int]:
+    """(channels, size) of square images whose side divides by ``multiple``."""
+    if len(data_shape) != 3 or data_shape[1] != data_shape[2] or data_shape[1] % multiple:
+        raise GanError(
+            f"{family} needs square images whose side is a multiple of {multiple}, got data of shape "
+            f"{tuple(data_shape)}"
+        )
+    return data_shape[0], data_shape[1]
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, width: int, norm: Callable[[int], nn.Module]):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(width, width, 3),
+            norm(width),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(width, width, 3),
+            norm(width),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.net(x)
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(
+        self,
+        channels: int,
+        width: int,
+        blocks: int,
+        downsamplings: int,
+        norm: Callable[[int], nn.Module],
+    ):
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(channels, width, 7),
+            norm(width),
+            nn.ReLU(True),
+        ]
+        w = width
+        for _ in range(downsamplings):
+            layers += [nn.Conv2d(w, 2 * w, 3, 2, 1), norm(2 * w), nn.ReLU(True)]
+            w *= 2
+        layers += [ResnetBlock(w, norm) for _ in range(blocks)]
+        for _ in range(downsamplings):
+            layers += [nn.ConvTranspose2d(w, w // 2, 3, 2, 1, output_padding=1), norm(w // 2), nn.ReLU(True)]
+            w //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(w, channels, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class TestTimeDropout(nn.Dropout):
+    """Dropout in training and sampling alike: pix2pix's only source of randomness."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, self.p, training=True)
+
+
+class UNet(nn.Module):
+    """``depth`` halvings (size -> size / 2**depth), widths doubling from ``width`` up to 8×."""
+
+    def __init__(
+        self,
+        channels: int,
+        width: int,
+        depth: int,
+        norm: Callable[[int], nn.Module],
+        dropout: float,
+    ):
+        super().__init__()
+        widths = [width * 2 ** min(i, 3) for i in range(depth)]  # pix2pix: 64, 128, 256, 512, 512...
+        self.down, self.up = nn.ModuleList(), nn.ModuleList()
+        for i, w in enumerate(widths):
+            layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2, True)]
+            layers.append(nn.Conv2d(channels if i == 0 else widths[i - 1], w, 4, 2, 1))
+            if 0 < i < depth - 1:  # no norm on the input layer, nor on the 1×1 bottleneck
+                layers.append(norm(w))
+            self.down.append(nn.Sequential(*layers))
+        for i in reversed(range(depth)):
+            w_in = widths[i] * (1 if i == depth - 1 else 2)  # inner layers also get the skip
+            layers = [nn.ReLU(True), nn.ConvTranspose2d(w_in, channels if i == 0 else widths[i - 1], 4, 2, 1)]
+            if i == 0:
+                layers.append(nn.Tanh())
+            else:
+                layers.append(norm(widths[i - 1]))
+                if dropout and depth - 4 <= i <= depth - 2:  # the paper's three "CD" decoder layers
+                    layers.append(TestTimeDropout(dropout))
+            self.up.append(nn.Sequential(*layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for down in self.down:
+            x = down(x)
+            skips.append(x)
+        skips.pop()  # the bottleneck feeds the first up layer directly
+        for up in self.up:
+            x = up(x)
+            if skips:
+                x = torch.cat([skips.pop(), x], dim=1)
+        return x
+
+
+class PatchGAN(nn.Module):
+    """``layers`` strided 4×4 convs, one more at stride 1, then a one-channel score map; three
+    strided layers give each score a 70×70 receptive field. Scores are flattened: each patch
+    counts as one sample for the loss."""
+
+    def __init__(self, channels: int, width: int, layers: int, norm: Callable[[int], nn.Module]):
+        super().__init__()
+        widths = [width * 2 ** min(i, 3) for i in range(layers + 1)]  # 64, 128, 256, 512
+        net: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for i in range(1, layers + 1):
+            stride = 2 if i < layers else 1
+            net += [
+                nn.Conv2d(widths[i - 1], widths[i], 4, stride, 1),
+                norm(widths[i]),
+                nn.LeakyReLU(0.2, True),
+            ]
+        net.append(nn.Conv2d(widths[-1], 1, 4, 1, 1))
+        self.net = nn.Sequential(*net)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
+
+
+def init_normal(module: nn.Module) -> None:
+    """N(0, 0.02) weights, as the CycleGAN and pix2pix code initialise both networks."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class GridInputs(nn.Module):
+    """Real inputs of both domains for the sample grids, taken from the first training batch.
+
+    Buffers, so checkpoints carry them and ``gan sample`` shows the run's own inputs. Until the
+    first step they are blank (mid-grey), so the grid of step 0 shows what G makes of nothing.
+    """
+
+    def __init__(self, data_shape: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("a", torch.zeros(GRID_INPUTS, *data_shape))
+        self.register_buffer("b", torch.zeros(GRID_INPUTS, *data_shape))
+        self.register_buffer("filled", torch.tensor(False))
+
+    @torch.no_grad()
+    def keep(self, a: torch.Tensor, b: torch.Tensor) -> None:
+        """Remember the first batch's inputs (cycled when the batch is smaller than the grid)."""
+        if not self.filled:
+            index = torch.arange(GRID_INPUTS, device=a.device)
+            self.a.copy_(a[index % len(a)])
+            self.b.copy_(b[index % len(b)])
+            self.filled.fill_(True)
+
+
+class ImagePool(nn.Module):
+    """The image pool of CycleGAN (experience replay's pool, one per domain), as module state so
+    checkpoints carry it and a resumed run sees the same replayed fakes."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.replay = ExperienceReplay(size) if size else None
+
+    def forward(self, fake: torch.Tensor) -> torch.Tensor:
+        return fake.detach() if self.replay is None else self.replay.fake_for_d(fake)
+
+    def get_extra_state(self) -> dict:
+        return {} if self.replay is None else self.replay.state_dict()
+
+    def set_extra_state(self, state: dict) -> None:
+        if self.replay is not None:
+            self.replay.load_state_dict(state)
+
+
+class Translator(GAN):
+    """A two-domain family that maps images to images (no latent: ``z_dim`` is 0).
+
+    ``generator`` holds the networks and a ``GridInputs`` as ``generator.grid``; ``generate``
+    shows the grid inputs with their translations, ``grid_rows`` rows of up to ``GRID_INPUTS``
+    (the number of latent vectors the caller passes picks how many columns).
+    """
+
+    z_dim = 0
+    directions: tuple[str, ...] = ("AtoB",)
+    grid_rows = 1
+
+    def translate(self, x: torch.Tensor, direction: str, ema: bool = True) -> torch.Tensor:
+        raise NotImplementedError
+
+    def grid(self, generator: nn.Module, n: int) -> list[torch.Tensor]:
+        """The ``grid_rows`` rows of a grid of ``n`` inputs, from ``generator``."""
+        raise NotImplementedError
+
+    def _translators(self, ema: bool) -> nn.Module:
+        ema_generator = getattr(self, "ema_generator", None)
+        return ema_generator if ema and ema_generator is not None else self.generator
+
+    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat(self.grid(self._translators(ema), max(1, min(len(z), GRID_INPUTS))))
+
+    def row_length(self, n: int, label: int | None = None) -> int | None:
+        return max(1, n // self.grid_rows)
+
+
+class TwoDomainStep:
+    """The base of the two-domain steps: the same constructor and scalars as ``AdversarialStep``,
+    and the D and G terms of one domain's adversarial game, through the trick hooks that apply."""
+
+    def __init__(
+        self,
+        model: GAN,
+        loss: Loss,
+        tricks: TrickSet,
+        g_optimizer: torch.optim.Optimizer,
+        d_optimizer: torch.optim.Optimizer,
+        latent: Callable[[int], torch.Tensor],
+        scaler: torch.amp.GradScaler | None = None,
+    ):
+        family = model.registered_name
+        for t in tricks.tricks:
+            hooks = [h for h in TRICK_HOOKS_NOT_CALLED if getattr(type(t), h) is not getattr(Trick, h)]
+            if t.d_steps != 1:
+                hooks.append("d_steps")
+            if t.g_adversarial_weight != 1.0:
+                hooks.append("g_adversarial_weight")
+            if hooks:
+                raise GanError(
+                    f"trick {t.registered_name} cannot act on {family}: it works through "
+                    f"{', '.join(hooks)}, which the two-domain step does not use"
+                )
+        self.model = model
+        self.loss = loss
+        self.tricks = tricks
+        self.g_opt = g_optimizer
+        self.d_opt = d_optimizer
+        self.latent = latent
+        self.scaler = scaler
+
+    def draw(self, next_batch: Callable[[], Batch]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's domain A and domain B images."""
+        batch = next_batch()
+        if batch.other is None:
+            raise GanError(
+                f"{self.model.registered_name} needs two-domain data "
+                "(dataset=mnist_domains, unpaired or paired)"
+            )
+        return batch.images, batch.other
+
+    def d_terms(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D's loss on a real and a (detached) fake batch, penalties included, and its outputs."""
+        real_in, fake_in = self.tricks.d_input(real), self.tricks.d_input(fake.detach())
+        real_out, fake_out = D(real_in), D(fake_in)
+        real_target, fake_target = self.tricks.targets(real_out, fake_out)
+        d_loss = self.loss.d_loss(real_out, fake_out, real_target, fake_target)
+        return d_loss + self.tricks.d_penalty(D, real_in, fake_in), real_out, fake_out
+
+    def g_adversarial(self, D: nn.Module, fake: torch.Tensor, real_out: torch.Tensor) -> torch.Tensor:
+        return self.loss.g_loss(D(self.tricks.d_input(fake)), real_out.detach())
+
+    def update_d(self, d_loss: torch.Tensor) -> torch.Tensor:
+        norm = update(d_loss, self.d_opt, self.scaler)
+        self.tricks.after_d_step(self.model)
+        return norm
+
+    def update_g(self, g_loss: torch.Tensor) -> torch.Tensor:
+        norm = update(g_loss, self.g_opt, self.scaler)
+        self.tricks.after_g_step(self.model)
+        return norm
+
+    def scalars(
+        self,
+        d_loss: torch.Tensor,
+        g_loss: torch.Tensor,
+        real_outs: list[torch.Tensor],
+        fake_outs: list[torch.Tensor],
+        d_grad_norm: torch.Tensor,
+        g_grad_norm: torch.Tensor,
+        **extra: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """The step's detached scalars; D(x) and D(G(z)) averaged over the domains."""
+
+        def mean_output(outs: list[torch.Tensor]) -> torch.Tensor:
+            return torch.stack([self.loss.d_output(o.detach()).mean() for o in outs]).mean()
+
+        return {
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "d_real": mean_output(real_outs),
+            "d_fake": mean_output(fake_outs),
+            "d_grad_norm": d_grad_norm,
+            "g_grad_norm": g_grad_norm,
+            **{k: v.detach() for k, v in extra.items()},
+        }

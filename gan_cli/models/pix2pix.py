@@ -1,0 +1,94 @@
+"""pix2pix: paired image-to-image translation with a conditional GAN.
+
+Isola, Zhu, Zhou & Efros 2017, "Image-to-Image Translation with Conditional Adversarial
+Networks", arXiv:1611.07004. G is a U-Net from A to B; D is a PatchGAN that sees the input
+beside the output (real pair (a, b) or fake pair (a, G(a))), so it judges whether the output fits
+its input. G's loss is the adversarial term plus λ·L1(G(a), b) with λ = 100: L1 gets the low
+frequencies right, the patch D the high ones. No latent: dropout in the decoder, kept on at test
+time, is the noise. The paper trains with the minimax loss (``loss=ns``), Adam 2e-4, β1 = 0.5,
+batch size 1 (so its batch norm is instance norm, the default here), random 286 -> 256 jitter
+and mirroring (``dataset.crop=random dataset.flip=true``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_cli.datasets.base import Batch
+from gan_cli.errors import GanError
+from gan_cli.models.image_to_image import (
+    GridInputs,
+    PatchGAN,
+    Translator,
+    TwoDomainStep,
+    UNet,
+    check_image_shape,
+    init_normal,
+    norm_layer,
+)
+from gan_cli.registry import MODELS
+
+
+class ConditionalStep(TwoDomainStep):
+    """D on (input, output) pairs, then G on the adversarial term plus λ·L1 to the target."""
+
+    def __call__(self, step: int, next_batch: Callable[[], Batch]) -> dict[str, torch.Tensor]:
+        model, G, D = self.model, self.model.generator, self.model.discriminator
+        self.tricks.on_step(step)
+        real_a, real_b = self.draw(next_batch)
+        G.grid.keep(real_a, real_b)
+        fake_b = G.g(real_a)
+        real_pair, fake_pair = torch.cat([real_a, real_b], 1), torch.cat([real_a, fake_b], 1)
+
+        d_loss, real_out, fake_out = self.d_terms(D, real_pair, fake_pair)
+        d_grad_norm = self.update_d(d_loss)
+
+        l1 = F.l1_loss(fake_b, real_b)
+        g_loss = self.g_adversarial(D, fake_pair, real_out) + model.l1_weight * l1
+        g_grad_norm = self.update_g(g_loss)
+        return self.scalars(d_loss, g_loss, [real_out], [fake_out], d_grad_norm, g_grad_norm, l1=l1)
+
+
+class _Generator(nn.Module):
+    def __init__(self, g: nn.Module, data_shape: tuple[int, ...]):
+        super().__init__()
+        self.g = g
+        self.grid = GridInputs(data_shape)
+
+
+@MODELS.register("pix2pix")
+class Pix2Pix(Translator):
+    grid_rows = 3  # a, G(a), b
+    step_class = ConditionalStep
+
+    def __init__(
+        self,
+        data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
+        g_channels: int = 64,  # U-Net feature maps at its first layer (doubled per level up to 8×)
+        g_depth: int = 8,  # U-Net halvings: log2 of the image side reaches 1×1 (8 at 256×256)
+        dropout: float = 0.5,  # in the three innermost decoder layers, in training and at test time
+        d_channels: int = 64,  # PatchGAN feature maps at its first layer
+        d_layers: int = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
+        norm: str = "instance",  # "instance" (batch norm at the paper's batch size 1) or "batch"
+        l1_weight: float = 100.0,  # λ of the L1 term
+    ):
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise GanError(f"pix2pix dropout must be in [0, 1), got {dropout}")
+        channels, _ = check_image_shape(data_shape, "pix2pix", 2**g_depth)
+        layer = norm_layer(norm, "pix2pix")
+        self.l1_weight = l1_weight
+        self.generator = _Generator(UNet(channels, g_channels, g_depth, layer, dropout), tuple(data_shape))
+        self.discriminator = PatchGAN(2 * channels, d_channels, d_layers, layer)
+        self.apply(init_normal)
+
+    def translate(self, x: torch.Tensor, direction: str, ema: bool = True) -> torch.Tensor:
+        return self._translators(ema).g(x)
+
+    def grid(self, generator: nn.Module, n: int) -> list[torch.Tensor]:
+        a = generator.grid.a[:n]
+        return [a, generator.g(a), generator.grid.b[:n]]

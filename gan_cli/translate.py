@@ -1,0 +1,136 @@
+"""``gan translate``: images of one domain through a trained CycleGAN or pix2pix into the other.
+
+Inputs are read as the training data was (``image_folder``'s reading: centre square, resized to
+the model's resolution, RGB or grayscale as it was trained); each output is a PNG named after
+its input, under ``--out``. Everything is checked before anything is written, and no existing
+file is overwritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gan_cli.errors import GanError
+
+DIRECTIONS = ("AtoB", "BtoA")
+BATCH = 64  # images per forward pass
+
+
+def input_files(path: Path) -> tuple[Path, list[Path]]:
+    """The images to translate (one file, or a folder's images, recursively) and the folder their
+    output names are relative to."""
+    from gan_cli.datasets.image_folder import EXTENSIONS, find_images
+
+    if path.is_file():
+        return path.parent, [path]
+    if not path.is_dir():
+        raise GanError(f"input not found: {path}")
+    files = find_images(path)[0]
+    if not files:
+        raise GanError(f"no images in {path} (looked for {', '.join(sorted(EXTENSIONS))})")
+    return path, files
+
+
+def output_paths(root: Path, files: list[Path], out: Path) -> list[Path]:
+    """``out/<input path relative to root>.png`` for each input, refusing any that exists or that
+    two inputs would share (a.jpg and a.png)."""
+    targets = [out / f.relative_to(root).with_suffix(".png") for f in files]
+    for target in targets:
+        if target.exists():
+            raise GanError(f"{target} already exists; choose another --out (nothing was written)")
+    if len(set(targets)) < len(targets):
+        raise GanError(
+            "two inputs would write the same output name (e.g. x.jpg and x.png); translate them apart"
+        )
+    return targets
+
+
+def read_images(files: list[Path], shape: tuple[int, ...]):
+    """The files as one N×C×H×W tensor in [-1, 1] at the model's shape; an unreadable file is
+    refused by name."""
+    import numpy as np
+    import torch
+
+    from gan_cli.datasets.image_folder import UNREADABLE, load_image
+
+    channels, size = shape[0], shape[1]
+    images = []
+    for f in files:
+        try:
+            images.append(load_image(f, size, "RGB" if channels == 3 else "L").transpose(2, 0, 1))
+        except UNREADABLE as err:
+            raise GanError(f"cannot read {f} as an image ({err})") from err
+    return torch.from_numpy(np.stack(images)).float().div_(127.5).sub_(1.0)
+
+
+def translate(
+    ckpt: Path, source: Path, out: Path, direction: str, device: str, ema: bool, seed: int
+) -> list[Path]:
+    """Translate ``source`` (an image or a folder) into ``out``; returns the files written."""
+    import torch
+    from PIL import Image
+
+    from gan_cli.images import to_uint8
+    from gan_cli.models.image_to_image import Translator
+    from gan_cli.sampling import load_run
+    from gan_cli.training_loop import pick_device
+
+    if direction not in DIRECTIONS:
+        raise GanError(f"unknown direction '{direction}'; valid: {', '.join(DIRECTIONS)}")
+    root, files = input_files(source)
+    targets = output_paths(root, files, out)
+    parts, state = load_run(ckpt)
+    model = parts.model
+    if not isinstance(model, Translator):
+        raise GanError(
+            f"{ckpt} holds a {model.registered_name} model, which does not translate (cyclegan, pix2pix do)"
+        )
+    if direction not in model.directions:
+        raise GanError(
+            f"{model.registered_name} translates {' and '.join(model.directions)} only, not {direction}"
+        )
+    images = read_images(files, tuple(state["data_shape"]))
+    target_device = pick_device(device)
+    model.to(target_device).eval()
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # pix2pix's dropout noise
+        translated = torch.cat(
+            [model.translate(x.to(target_device), direction, ema).cpu() for x in images.split(BATCH)]
+        )
+    try:
+        for target, pixels in zip(targets, to_uint8(translated)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(target)
+    except OSError as err:
+        raise GanError(f"cannot write into {out}: {err.strerror or err}") from err
+    return targets
+
+
+def translate_command(
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="A CycleGAN or pix2pix checkpoint.")],
+    source: Annotated[
+        Path, typer.Option("--input", "-i", help="An image, or a folder of images (recursive).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the translated PNGs (existing files are refused).")
+    ],
+    direction: Annotated[str, typer.Option(help="AtoB or BtoA (CycleGAN); pix2pix: AtoB.")] = "AtoB",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    ema: Annotated[
+        bool, typer.Option("--ema/--raw", help="Use the EMA generators when the run kept them.")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="Seed of pix2pix's dropout noise.")] = 0,
+) -> None:
+    """Translate images from one domain into the other with a trained CycleGAN or pix2pix.
+
+    Examples:
+
+      gan translate --ckpt outputs/DATE/TIME/checkpoints/last.pt --input horses/ --out zebras/
+
+      gan translate --ckpt last.pt --input zebra.jpg --out horses/ --direction BtoA
+    """
+    written = translate(ckpt, source, out, direction, device, ema, seed)
+    typer.echo(f"translated {len(written)} image(s) {direction} into {out}")
