@@ -33,12 +33,13 @@ class Components:
         """n latent vectors from the run's prior (Gaussian, reshaped by latent tricks).
 
         ``truncation`` (sampling only) redraws every entry beyond ±truncation until none is
-        left: the truncation trick of Brock et al. 2018 (BigGAN, arXiv:1809.11096).
+        left: the truncation trick of Brock et al. 2018 (BigGAN, arXiv:1809.11096). A model that
+        truncates in its own latent space (StyleGAN's ψ in W: ``truncates_in_w``) gets z as is.
         """
         z = torch.randn(n, self.model.z_dim, generator=generator)
-        if truncation is not None:
-            if truncation <= 0:
-                raise GanError(f"truncation must be positive, got {truncation}")
+        if truncation is not None and truncation <= 0:
+            raise GanError(f"truncation must be positive, got {truncation}")
+        if truncation is not None and not getattr(self.model, "truncates_in_w", False):
             outside = z.abs() > truncation
             while outside.any():
                 z[outside] = torch.randn(int(outside.sum()), generator=generator)
@@ -72,6 +73,7 @@ def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int)
         d_input_shape=tricks.data_shape(tuple(data_shape)),
         num_classes=num_classes,
     )
+    tricks = TrickSet(tricks.tricks + model.implied_tricks())
     tricks.check(model, loss)
     tricks.wrap(model)
     metrics = [METRICS.build(m, root=cfg["data"]["root"]) for m in named_configs(cfg.get("metrics", {}))]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +19,32 @@ from gan_cli.models.base import GAN
 FORMATS = ("grid", "npz", "png")
 
 
-@torch.no_grad()
-def generate(
-    model: GAN, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Samples in eval mode (batch-norm running statistics), so they do not depend on the batch;
-    from the EMA generator when the run keeps one and ``ema``; for ``labels`` if conditional."""
+@contextmanager
+def evaluating(model: GAN) -> Iterator[None]:
+    """Eval mode (batch-norm running statistics, fixed noise) and no gradients, then back."""
     was_training = model.training
     model.eval()
     try:
-        return model.generate(z, ema, labels)
+        with torch.no_grad():
+            yield
     finally:
         model.train(was_training)
+
+
+def generate(
+    model: GAN,
+    z: torch.Tensor,
+    ema: bool = True,
+    labels: torch.Tensor | None = None,
+    truncation: float | None = None,
+) -> torch.Tensor:
+    """Samples in eval mode, so they do not depend on the batch; from the EMA generator when the
+    run keeps one and ``ema``; for ``labels`` if conditional; ``truncation`` for a model that
+    truncates in its own latent space (``truncates_in_w``; others have truncated z already)."""
+    with evaluating(model):
+        if truncation is not None and getattr(model, "truncates_in_w", False):
+            return model.generate(z, ema, labels, truncation)
+        return model.generate(z, ema, labels)
 
 
 def seeded_inputs(
@@ -60,18 +77,19 @@ def load_run(path: str | Path) -> tuple[components.Components, dict]:
     return parts, state
 
 
-def output_path(ckpt: Path, out: Path | None, n: int, seed: int, fmt: str) -> Path:
+def output_path(ckpt: Path, out: Path | None, n: int, seed: int, fmt: str, kind: str = "sample") -> Path:
     """Where ``gan sample`` writes, checked before any sampling: never an existing path.
 
-    The default is ``<run dir>/samples/sample_n<N>_seed<S>.<ext>`` for a checkpoint inside a
-    run folder (``<run dir>/checkpoints/*.pt``), else beside the checkpoint.
+    The default is ``<run dir>/samples/<kind>_n<N>_seed<S>.<ext>`` (kind: sample, or mix for a
+    style-mixing grid) for a checkpoint inside a run folder (``<run dir>/checkpoints/*.pt``),
+    else beside the checkpoint.
     """
     if fmt not in FORMATS:
         raise GanError(f"unknown format '{fmt}'; valid: {', '.join(FORMATS)}")
     if out is None:
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
         suffix = {"grid": ".png", "npz": ".npz", "png": ""}[fmt]
-        out = run_dir / "samples" / f"sample_n{n}_seed{seed}{suffix}"
+        out = run_dir / "samples" / f"{kind}_n{n}_seed{seed}{suffix}"
     if fmt == "npz" and out.suffix != ".npz":
         out = out.with_name(out.name + ".npz")  # what numpy would write
     if out.exists():
@@ -93,8 +111,40 @@ def draw(
     model = parts.model.to(device)
     z, labels = seeded_inputs(parts, n, seed, device, label, truncation)
     label_chunks = labels.split(batch) if labels is not None else [None] * len(z)
-    samples = torch.cat([generate(model, zs, ema, ys).cpu() for zs, ys in zip(z.split(batch), label_chunks)])
+    samples = torch.cat(
+        [generate(model, zs, ema, ys, truncation).cpu() for zs, ys in zip(z.split(batch), label_chunks)]
+    )
     return samples
+
+
+def mixing_grid(
+    parts: components.Components,
+    n: int,
+    seed: int,
+    device: torch.device,
+    truncation: float | None = None,
+    ema: bool = True,
+) -> tuple[torch.Tensor, int]:
+    """The style-mixing figure of StyleGAN (Karras et al. 2018, figure 3) for about ``n`` mixes:
+    k = ⌊√n⌋ sources per side, rows' latents from ``seed`` and columns' from ``seed + 1``. Laid
+    out (k + 1) × (k + 1): a blank corner, the column sources across the top, each row's source
+    first, then its mixes (row's coarse styles, column's fine ones). Returns it and its width."""
+    model = parts.model.to(device)
+    if not hasattr(model, "mix"):
+        raise GanError(f"--mix needs a style-based model (model=stylegan), not {model.registered_name}")
+    k = max(1, math.isqrt(n))
+    z_rows, _ = seeded_inputs(parts, k, seed, device)
+    z_cols, _ = seeded_inputs(parts, k, seed + 1, device)
+    with evaluating(model):
+        rows, cols = (
+            model.generate(z_rows, ema, None, truncation),
+            model.generate(z_cols, ema, None, truncation),
+        )
+        mixes = model.mix(z_rows, z_cols, ema, truncation).view(k, k, *rows.shape[1:])
+    blank = torch.ones_like(rows[:1])
+    header = torch.cat([blank, cols])
+    body = torch.cat([rows[:, None], mixes], dim=1).flatten(0, 1)
+    return torch.cat([header, body]).cpu(), k + 1
 
 
 def write(samples: torch.Tensor, out: Path, fmt: str, nrow: int | None = None) -> None:

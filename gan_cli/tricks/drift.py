@@ -1,0 +1,28 @@
+"""The ε-drift penalty on the critic's scores of real data.
+
+Karras et al. 2017, "Progressive Growing of GANs for Improved Quality, Stability, and
+Variation" (ProGAN), arXiv:1710.10196, appendix A.1: add ε · E[D(x)²] over real x to the
+WGAN-GP critic's loss. The Wasserstein loss only sees score differences, so without it the
+critic's outputs can drift far from zero; ε = 0.001 keeps them near it without acting on the
+loss otherwise.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gan_cli.errors import GanError
+from gan_cli.registry import TRICKS
+from gan_cli.tricks.base import Trick
+
+
+@TRICKS.register("drift")
+class Drift(Trick):
+    def __init__(self, epsilon: float = 0.001):  # weight of the mean squared real score
+        if epsilon < 0:
+            raise GanError(f"drift.epsilon must be >= 0, got {epsilon}")
+        self.epsilon = epsilon
+
+    def d_penalty(self, D, real, fake) -> torch.Tensor:
+        # A second forward pass on the reals: the hook sees D, not the scores of the step.
+        return self.epsilon * D(real).pow(2).mean()
