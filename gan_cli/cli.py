@@ -11,9 +11,12 @@ from typing import Annotated
 
 import typer
 
+from gan_cli.bench import bench_command
 from gan_cli.data_cli import data_app
 from gan_cli.errors import GanError
+from gan_cli.evaluation import eval_command
 from gan_cli.report_error import print_error
+from gan_cli.translate import translate_command
 
 app = typer.Typer(
     help="Train, sample and compare generative adversarial networks.\n\n"
@@ -28,7 +31,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-app.add_typer(data_app, name="data")
 
 # Hydra's own flags that take a value, so their values are not mistaken for overrides.
 HYDRA_VALUE_FLAGS = {
@@ -96,21 +98,29 @@ def train(
 
       gan train -cd ~/my_conf model=my_model        # add your own config dir
 
+      torchrun --nproc_per_node=4 -m gan_cli train  # data-parallel over 4 GPUs, one run folder
+
     Runs land in outputs/DATE/TIME (sweeps: outputs/multirun/DATE/TIME/N); Hydra's own
     options: gan train --hydra-help.
     """
+    from gan_cli import distributed
     from gan_cli.config import fresh_run_dir, validate
 
     args = list(ctx.args)
     overrides, flags = split_hydra_args(args)
+    if multirun and distributed.launched():
+        raise GanError("a sweep (-m) cannot run under torchrun: launch one torchrun per run")
     if "--config-path" not in flags and "-cp" not in flags:
         extra = tuple(d for d in (flags.get("--config-dir"), flags.get("-cd")) if d)
         name = flags.get("--config-name") or flags.get("-cn") or "config"
         validate(overrides, multirun, extra, name)
+    distributed.init()
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     if not any(o.startswith(key + "=") for o in overrides):
         root = Path("outputs") / ("multirun" if multirun else "")
-        args.append(f"{key}={fresh_run_dir(root)}")
+        args.append(f"{key}={distributed.share(fresh_run_dir(root) if distributed.rank() == 0 else None)}")
+    if distributed.rank() > 0:  # one run folder, written by rank 0 alone
+        args += ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
     sys.argv = ["gan train", *(["--multirun"] if multirun else []), *args]
     from gan_cli.train_task import main as hydra_main
 
@@ -162,7 +172,10 @@ def sample(
     ] = "grid",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
     truncation: Annotated[
-        float | None, typer.Option(help="Redraw latent entries beyond ±T (truncation trick, e.g. 0.5).")
+        float | None,
+        typer.Option(
+            help="Redraw latent entries beyond ±T (truncation trick, e.g. 0.5); StyleGAN: ψ towards the mean w."
+        ),
     ] = None,
     ema: Annotated[
         bool, typer.Option("--ema/--raw", help="Use the EMA generator when the run kept one.")
@@ -171,6 +184,13 @@ def sample(
         int | None,
         typer.Option(help="Class to sample (conditional models; default: one grid row per class)."),
     ] = None,
+    mix: Annotated[
+        bool,
+        typer.Option(
+            "--mix",
+            help="StyleGAN: a style-mixing grid, rows' coarse styles × columns' fine ones (√N per side).",
+        ),
+    ] = False,
 ) -> None:
     """Generate samples from a checkpoint.
 
@@ -185,12 +205,21 @@ def sample(
       gan sample --ckpt last.pt --truncation 0.5 --raw   # truncated latents, non-EMA weights
 
       gan sample --ckpt last.pt --label 3 -n 16            # one class of a conditional model
+
+      gan sample --ckpt last.pt --mix -n 16 --truncation 0.7   # StyleGAN: 4 × 4 style mixes
     """
     from gan_cli import sampling
     from gan_cli.training_loop import pick_device
 
-    target = sampling.output_path(ckpt, out, n, seed, fmt)
+    if mix and fmt != "grid":
+        raise GanError("--mix writes one grid picture; leave --format at grid")
+    target = sampling.output_path(ckpt, out, n, seed, fmt, "mix" if mix else "sample")
     parts, _ = sampling.load_run(ckpt)
+    if mix:
+        grid, side = sampling.mixing_grid(parts, n, seed, pick_device(device), truncation, ema)
+        sampling.write(grid, target, fmt, side)
+        typer.echo(f"wrote a style-mixing grid to {target}")
+        return
     samples = sampling.draw(parts, n, seed, pick_device(device), truncation, ema, label)
     sampling.write(samples, target, fmt, parts.model.row_length(len(samples), label))
     typer.echo(f"wrote {len(samples)} samples to {target}")
@@ -267,6 +296,15 @@ def list_options(
         for option in group_options(g):
             table.add_row(g, option, description(g, option))
     Console().print(table)
+
+
+# Commands whose code lives in their own modules.
+app.add_typer(data_app, name="data")
+app.command("eval")(eval_command)
+app.command("translate")(translate_command)
+app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    bench_command
+)
 
 
 def main() -> None:

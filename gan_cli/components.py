@@ -39,7 +39,7 @@ class Components:
         z = torch.randn(n, self.model.z_dim, generator=generator)
         if truncation is not None and truncation <= 0:
             raise GanError(f"truncation must be positive, got {truncation}")
-        if truncation is not None and not getattr(self.model, "truncates_in_w", False):
+        if truncation is not None and not self.model.truncates_in_w:
             outside = z.abs() > truncation
             while outside.any():
                 z[outside] = torch.randn(int(outside.sum()), generator=generator)

@@ -42,7 +42,7 @@ def generate(
     run keeps one and ``ema``; for ``labels`` if conditional; ``truncation`` for a model that
     truncates in its own latent space (``truncates_in_w``; others have truncated z already)."""
     with evaluating(model):
-        if truncation is not None and getattr(model, "truncates_in_w", False):
+        if truncation is not None and model.truncates_in_w:
             return model.generate(z, ema, labels, truncation)
         return model.generate(z, ema, labels)
 

@@ -25,15 +25,50 @@ TINY = [
     "sample.n=4",
     "checkpoint.every=2",
     "device=cpu",
+    "metrics=none",
 ]
 TINY_MODELS = {
     "dcgan": ["model.z_dim=8", "model.g_channels=4", "model.d_channels=4"],
     "mlp": ["model.z_dim=8", "model.hidden=16", "model.depth=1"],
+    "cyclegan": ["model.g_channels=4", "model.g_blocks=1", "model.d_channels=4", "model.d_layers=2"],
+    "pix2pix": ["model.g_channels=4", "model.g_depth=4", "model.d_channels=4", "model.d_layers=2"],
+    "cogan": ["model.z_dim=8", "model.g_channels=4", "model.d_channels=4"],
+    "sagan": [
+        "model.z_dim=8",
+        "model.g_channels=4",
+        "model.d_channels=4",
+        "model.max_multiplier=2",
+        "model.attention_resolution=8",
+    ],
+    "biggan": [
+        "model.z_dim=12",
+        "model.shared_dim=4",
+        "model.g_channels=4",
+        "model.d_channels=4",
+        "model.max_multiplier=2",
+        "model.attention_resolution=8",
+    ],
+    "progan": [
+        "model.z_dim=8",
+        "model.channel_base=64",
+        "model.channel_max=8",
+        "model.fade_images=16",
+        "model.stable_images=16",
+    ],
+    "stylegan": [
+        "model.z_dim=8",
+        "model.w_dim=8",
+        "model.mapping_layers=2",
+        "model.channel_base=64",
+        "model.channel_max=8",
+    ],
 }
 TINY_DATASETS = {
     "mnist": ["dataset.resolution=16", "dataset.download=false"],
     "ring8": ["dataset.n=512"],
     "grid25": ["dataset.n=512"],
+    "mnist_domains": ["dataset.resolution=16", "dataset.download=false"],
+    "stacked_mnist": ["dataset.resolution=16", "dataset.download=false", "dataset.n=512"],
 }
 
 
@@ -69,6 +104,7 @@ def run_gan(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Completed
 # The default DCGAN on MNIST, shrunk for a `gan train` subprocess.
 TINY_CLI_RUN = [
     "device=cpu",
+    "metrics=none",
     "model.z_dim=8",
     "model.g_channels=4",
     "model.d_channels=4",

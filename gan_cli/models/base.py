@@ -43,10 +43,16 @@ class GAN(nn.Module):
     discriminator: Discriminator
     z_dim: int
     num_classes = 0  # > 0: class-conditional
+    truncates_in_w = False  # truncation acts in the model's own latent space (StyleGAN's W), not on z
     step_class = AdversarialStep
 
     def condition(self, labels: torch.Tensor | None) -> None:
         """The class labels the next calls of G and D are for (unconditional: ignored)."""
+
+    def implied_tricks(self) -> list:
+        """Tricks that are part of this model's objective (AC-GAN's class loss). They join the
+        run's trick set once the model is built, so they cannot change the shape D sees."""
+        return []
 
     def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Samples from the EMA generator when there is one (``ema_generator``, set by the ema

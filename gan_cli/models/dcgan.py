@@ -5,6 +5,11 @@ Generative Adversarial Networks", arXiv:1511.06434: strided (transposed) convolu
 pooling, batch norm in both networks, ReLU in G with tanh output, LeakyReLU(0.2) in D, no
 fully-connected hidden layers, weights from N(0, 0.02). The network grows from 4x4 by doubling,
 so one definition serves any power-of-two resolution (32 for MNIST, 64 as in the paper).
+
+``conditional: true`` gives the conditional DCGAN: the one-hot label joins G's latent (Mirza &
+Osindero 2014, arXiv:1411.1784), and D reads it as ``conditioning`` says — as extra input
+channels (concat), through a projection of its features, or with an auxiliary classifier (see
+``gan_cli/models/conditioning.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import torch
 from torch import nn
 
 from gan_cli.errors import GanError
-from gan_cli.models.base import GAN, Discriminator, init_dcgan_weights
+from gan_cli.models.base import init_dcgan_weights
+from gan_cli.models.conditioning import ConditionalGAN, LabelledDiscriminator, label_input
 from gan_cli.registry import MODELS
 
 D_NORMS = {"batch": nn.BatchNorm2d, "none": None}
@@ -26,17 +32,20 @@ D_DOWNSAMPLING = ("strided", "avgpool")
 
 
 @MODELS.register("dcgan")
-class DCGAN(GAN):
+class DCGAN(ConditionalGAN):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (PacGAN packs channels)
+        num_classes: int = 0,  # injected: the dataset's classes (0: unlabelled)
         z_dim: int = 100,  # latent size
         g_channels: int = 64,  # G feature maps at the last hidden layer, doubled per step down
         d_channels: int = 64,  # D feature maps at the first layer, doubled per step down
         d_norm: str = "batch",  # "batch" (the paper) or "none" (for gradient penalties)
         g_activation: str = "relu",  # "relu" (the paper) or "leaky_relu"
         d_downsample: str = "strided",  # "strided" convs (the paper) or "avgpool" (conv + 2x2 average)
+        conditional: bool = False,  # class-conditional G and D (Mirza & Osindero 2014); needs labels
+        conditioning: str = "concat",  # how D reads the label: concat (the paper), projection, auxiliary
     ):
         super().__init__()
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
@@ -52,23 +61,42 @@ class DCGAN(GAN):
         ):
             if value not in valid:
                 raise GanError(f"dcgan {key} must be one of {', '.join(valid)}, got '{value}'")
+        classes = self.set_conditioning(
+            "dcgan", conditional, num_classes, conditioning, data_shape, d_input_shape
+        )
         self.z_dim = z_dim
-        self.generator = _Generator(z_dim, g_channels, channels, int(steps), G_ACTIVATIONS[g_activation])
+        self.generator = _Generator(
+            z_dim, g_channels, channels, int(steps), G_ACTIVATIONS[g_activation], classes
+        )
         d_channels_in = (d_input_shape or data_shape)[0]
         self.discriminator = _Discriminator(
-            d_channels, d_channels_in, int(steps), D_NORMS[d_norm], d_downsample == "avgpool"
+            d_channels,
+            d_channels_in,
+            int(steps),
+            D_NORMS[d_norm],
+            d_downsample == "avgpool",
+            self.concat_classes(),
         )
+        d_width = d_channels * 2 ** (int(steps) - 1)
+        self.discriminator.add_conditioning(conditioning, classes, d_width, d_width * 16)
         self.apply(init_dcgan_weights)
 
 
 class _Generator(nn.Module):
     def __init__(
-        self, z_dim: int, width: int, channels: int, steps: int, activation: Callable[[], nn.Module]
+        self,
+        z_dim: int,
+        width: int,
+        channels: int,
+        steps: int,
+        activation: Callable[[], nn.Module],
+        num_classes: int,
     ):
         super().__init__()
         widths = [width * 2 ** (steps - 1 - i) for i in range(steps)]  # e.g. 256, 128, 64
+        self.inputs = nn.Sequential(*label_input(num_classes))  # empty: unconditional
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
+            nn.ConvTranspose2d(z_dim + num_classes, widths[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
             nn.BatchNorm2d(widths[0]),
             activation(),
         ]
@@ -82,7 +110,7 @@ class _Generator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z[:, :, None, None])
+        return self.net(self.inputs(z)[:, :, None, None])
 
 
 def _downsample(w_in: int, w_out: int, bias: bool, avgpool: bool) -> list[nn.Module]:
@@ -92,12 +120,24 @@ def _downsample(w_in: int, w_out: int, bias: bool, avgpool: bool) -> list[nn.Mod
     return [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=bias)]
 
 
-class _Discriminator(Discriminator):
-    def __init__(self, width: int, channels: int, steps: int, norm: type[nn.Module] | None, avgpool: bool):
+class _Discriminator(LabelledDiscriminator):
+    def __init__(
+        self,
+        width: int,
+        channels: int,
+        steps: int,
+        norm: type[nn.Module] | None,
+        avgpool: bool,
+        label_classes: int,
+    ):
         super().__init__()
         widths = [width * 2**i for i in range(steps)]  # e.g. 64, 128, 256
         # The paper leaves the first D layer without batch norm.
-        layers = [*_downsample(channels, widths[0], True, avgpool), nn.LeakyReLU(0.2, True)]
+        layers = [
+            *label_input(label_classes),
+            *_downsample(channels + label_classes, widths[0], True, avgpool),
+            nn.LeakyReLU(0.2, True),
+        ]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += _downsample(w_in, w_out, norm is None, avgpool)
             if norm is not None:

@@ -3,6 +3,10 @@
 Goodfellow et al. 2014, "Generative Adversarial Nets", arXiv:1406.2661: a multilayer
 perceptron generator maps noise to data, a multilayer perceptron discriminator scores it.
 Works on any data shape (images are flattened), so it is also the model for 2-D toy mixtures.
+
+``conditional: true`` makes it the conditional GAN of Mirza & Osindero 2014, "Conditional
+Generative Adversarial Nets", arXiv:1411.1784: the one-hot label joins G's latent, and D reads it
+as ``conditioning`` says (see ``gan_cli/models/conditioning.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import math
 
 from torch import nn
 
-from gan_cli.models.base import GAN, Discriminator
+from gan_cli.models.conditioning import ConditionalGAN, LabelledDiscriminator, label_input
 from gan_cli.registry import MODELS
 
 
@@ -29,30 +33,44 @@ class LeakyReLU02(nn.LeakyReLU):
 
 
 @MODELS.register("mlp")
-class MLPGAN(GAN):
+class MLPGAN(ConditionalGAN):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected: what G makes
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (default data_shape)
+        num_classes: int = 0,  # injected: the dataset's classes (0: unlabelled)
         z_dim: int = 64,  # latent size
         hidden: int = 256,  # width of every hidden layer (G and D)
         depth: int = 3,  # hidden layers per network
         g_batch_norm: bool = False,  # batch norm in G's hidden layers (the VEEGAN/PacGAN 2-D setup)
+        conditional: bool = False,  # class-conditional G and D (Mirza & Osindero 2014); needs labels
+        conditioning: str = "concat",  # how D reads the label: concat (the paper), projection, auxiliary
     ):
         super().__init__()
         self.z_dim = z_dim
         self.data_shape = tuple(data_shape)
+        classes = self.set_conditioning(
+            "mlp", conditional, num_classes, conditioning, data_shape, d_input_shape
+        )
         n_out = math.prod(self.data_shape)
-        g_layers = _mlp([z_dim] + [hidden] * depth + [n_out], nn.ReLU, g_batch_norm)
+        g_layers = _mlp([z_dim + classes] + [hidden] * depth + [n_out], nn.ReLU, g_batch_norm)
         # Images live in [-1, 1]; points of a toy mixture are unbounded.
         if len(self.data_shape) == 3:
             g_layers.append(nn.Tanh())
-        self.generator = nn.Sequential(*g_layers, nn.Unflatten(1, self.data_shape))
-        self.discriminator = _Discriminator(math.prod(d_input_shape or data_shape), hidden, depth)
+        self.generator = nn.Sequential(*label_input(classes), *g_layers, nn.Unflatten(1, self.data_shape))
+        self.discriminator = _Discriminator(
+            math.prod(d_input_shape or data_shape), hidden, depth, self.concat_classes()
+        )
+        self.discriminator.add_conditioning(conditioning, classes, hidden, hidden)
 
 
-class _Discriminator(Discriminator):
-    def __init__(self, n_in: int, hidden: int, depth: int):
+class _Discriminator(LabelledDiscriminator):
+    def __init__(self, n_in: int, hidden: int, depth: int, label_classes: int):
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), *_mlp([n_in] + [hidden] * depth, LeakyReLU02), LeakyReLU02())
+        self.body = nn.Sequential(
+            nn.Flatten(),
+            *label_input(label_classes),
+            *_mlp([n_in + label_classes] + [hidden] * depth, LeakyReLU02),
+            LeakyReLU02(),
+        )
         self.head = nn.Linear(hidden, 1)

@@ -1,0 +1,30 @@
+"""The auxiliary classifier's loss (AC-GAN).
+
+Odena, Olah & Shlens 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs",
+arXiv:1610.09585: besides real/fake, D predicts the class of its input. D minimizes the
+cross-entropy of that prediction on real and fake samples alike (the paper's L_C), and G
+minimizes it on its fakes, so G is pushed to make samples that are recognisably their label.
+Both terms have weight 1, as in the paper.
+
+Not a trick a user picks: a model built with ``conditioning: auxiliary`` implies it
+(``GAN.implied_tricks``), and it uses that model's classifier (``LabelledDiscriminator``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gan_cli.errors import GanError
+from gan_cli.tricks.base import Trick
+
+
+class AuxiliaryClassifier(Trick):
+    def check(self, model, loss) -> None:
+        if getattr(model.discriminator, "classifier", None) is None:
+            raise GanError("the auxiliary classifier loss needs a model built with conditioning=auxiliary")
+
+    def d_penalty(self, D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return D.class_loss(real) + D.class_loss(fake)
+
+    def g_penalty(self, model, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return model.discriminator.class_loss(fake)
