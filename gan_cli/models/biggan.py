@@ -24,11 +24,10 @@ from torch import nn
 from gan_cli.errors import GanError
 from gan_cli.models.conditioning import ConditionalGAN
 from gan_cli.models.sagan import (
-    ResidualDiscriminator,
     ResidualGenerator,
-    discriminator_widths,
     generator_widths,
     init_orthogonal,
+    projection_discriminator,
     residual_steps,
 )
 from gan_cli.registry import MODELS
@@ -90,9 +89,13 @@ class BigGAN(ConditionalGAN):
             attention_resolution,
             classes,
         )
-        d_widths = discriminator_widths(d_channels, max_multiplier, steps)
-        self.discriminator = ResidualDiscriminator(
-            (d_input_shape or data_shape)[0], d_widths, attention_resolution, data_shape[1]
+        self.discriminator = projection_discriminator(
+            (d_input_shape or data_shape)[0],
+            d_channels,
+            max_multiplier,
+            steps,
+            attention_resolution,
+            data_shape[1],
+            classes,
         )
-        self.discriminator.add_conditioning("projection", classes, d_widths[-1], d_widths[-1])
         self.apply(init_orthogonal)

@@ -167,6 +167,22 @@ class ResidualDiscriminator(LabelledDiscriminator):
         self.head = nn.Linear(widths[-1], 1)
 
 
+def projection_discriminator(
+    channels: int,
+    d_channels: int,
+    max_multiplier: int,
+    steps: int,
+    attention_resolution: int,
+    size: int,
+    classes: int,
+) -> ResidualDiscriminator:
+    """SAGAN's and BigGAN's D: residual blocks, and the label's projection when conditional."""
+    widths = discriminator_widths(d_channels, max_multiplier, steps)
+    discriminator = ResidualDiscriminator(channels, widths, attention_resolution, size)
+    discriminator.add_conditioning("projection", classes, widths[-1], widths[-1])
+    return discriminator
+
+
 def generator_widths(channels: int, max_multiplier: int, steps: int) -> list[int]:
     """G's widths at 4x4, 8x8, ...: ``channels`` × min(max_multiplier, resolution / r)."""
     return [channels * min(max_multiplier, 2 ** (steps - i)) for i in range(steps + 1)]
@@ -205,9 +221,13 @@ class SAGAN(ConditionalGAN):
             attention_resolution,
             classes,
         )
-        d_widths = discriminator_widths(d_channels, max_multiplier, steps)
-        self.discriminator = ResidualDiscriminator(
-            (d_input_shape or data_shape)[0], d_widths, attention_resolution, data_shape[1]
+        self.discriminator = projection_discriminator(
+            (d_input_shape or data_shape)[0],
+            d_channels,
+            max_multiplier,
+            steps,
+            attention_resolution,
+            data_shape[1],
+            classes,
         )
-        self.discriminator.add_conditioning("projection", classes, d_widths[-1], d_widths[-1])
         self.apply(init_orthogonal)
