@@ -111,10 +111,11 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         latent=lambda n: parts.latent(n, device),
         scaler=speed.grad_scaler(),
     )
-    if world > 1:  # each rank its own shard of the data and its own latents
-        data = data.shard(rank, world)
+    shard = data
+    if world > 1:  # each rank its own latents and its own part of the data (metrics use all of it)
         torch.manual_seed(cfg["seed"] + rank)
-    batches = data.batches(tcfg["batch_size"], seed=cfg["seed"] + rank)
+        shard = data.shard(rank, world)
+    batches = shard.batches(tcfg["batch_size"], seed=cfg["seed"] + rank)
     # One fixed latent batch for every grid, so progress is comparable across steps and runs;
     # conditional models get one row per class, and evaluate every class alike.
     fixed_z, fixed_labels = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], device)
@@ -170,7 +171,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
 
     def evaluate(step: int) -> None:
         """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
-        if not parts.metrics:
+        if not parts.metrics or not folder.main:
             return
         samples = generate(model, eval_z, labels=eval_labels)
         results = {k: v for metric in parts.metrics for k, v in metric(samples, data, eval_labels).items()}
