@@ -132,6 +132,7 @@ def test_virtual_batch_norm_makes_an_output_independent_of_its_batch():
 def test_virtual_batch_norm_uses_the_reference_batch_with_the_example_added():
     class OneLayer(nn.Module):  # G = a batch norm over 2 channels of 2x2 maps
         z_dim = 8
+        num_classes = 0
 
         def __init__(self):
             super().__init__()

@@ -24,6 +24,13 @@ class ExperienceReplay(Trick):
         self.size = size
         self.pool: torch.Tensor | None = None  # up to ``size`` past fakes, filled first
 
+    def check(self, model, loss) -> None:
+        if model.num_classes:
+            raise GanError(
+                "experience_replay keeps past fakes without the labels they were made for; "
+                "it cannot be used with a class-conditional model"
+            )
+
     def fake_for_d(self, fake: torch.Tensor) -> torch.Tensor:
         fake = fake.detach()
         if self.pool is None:

@@ -111,6 +111,11 @@ class VirtualBatchNormTrick(Trick):
         self.in_discriminator = in_discriminator
 
     def check(self, model, loss) -> None:
+        if model.num_classes:
+            raise GanError(
+                "virtual_batch_norm's fixed reference batch has no labels to condition on; "
+                "it cannot be used with a class-conditional model"
+            )
         if not _has_batch_norm(model.generator):
             raise GanError(
                 f"virtual_batch_norm needs batch norm in the generator; '{type(model).__name__}' has none"
