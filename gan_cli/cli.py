@@ -15,6 +15,7 @@ from gan_cli.bench import bench_command
 from gan_cli.data_cli import data_app
 from gan_cli.errors import GanError
 from gan_cli.evaluation import eval_command
+from gan_cli.options import Checkpoint, Device, Ema, Seed
 from gan_cli.report_error import print_error
 from gan_cli.translate import translate_command
 
@@ -155,9 +156,9 @@ def resume_run(
 
 @app.command()
 def sample(
-    ckpt: Annotated[Path, typer.Option("--ckpt", help="Checkpoint file (its config is inside it).")],
+    ckpt: Checkpoint,
     n: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of samples.")] = 64,
-    seed: Annotated[int, typer.Option(help="Seed of the latent vectors.")] = 0,
+    seed: Seed = 0,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Output path \\[default: RUN/samples/sample_nN_seedS.*]."),
@@ -170,16 +171,14 @@ def sample(
             help="grid: one PNG; npz: array 'images' N×C×H×W in [-1, 1]; png: a folder of PNGs.",
         ),
     ] = "grid",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    device: Device = "auto",
     truncation: Annotated[
         float | None,
         typer.Option(
             help="Redraw latent entries beyond ±T (truncation trick, e.g. 0.5); StyleGAN: ψ towards the mean w."
         ),
     ] = None,
-    ema: Annotated[
-        bool, typer.Option("--ema/--raw", help="Use the EMA generator when the run kept one.")
-    ] = True,
+    ema: Ema = True,
     label: Annotated[
         int | None,
         typer.Option(help="Class to sample (conditional models; default: one grid row per class)."),

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from gan_cli.errors import GanError
+from gan_cli.options import Checkpoint, Device, Ema, Seed
 
 
 def metric_set(name: str, root: str) -> list:
@@ -103,15 +104,13 @@ def evaluate_checkpoint(
 
 
 def eval_command(
-    ckpt: Annotated[Path, typer.Option("--ckpt", help="Checkpoint file (its config is inside it).")],
+    ckpt: Checkpoint,
     n: Annotated[
         int, typer.Option("-n", "--count", min=2, help="Samples to evaluate (FID depends on it).")
     ] = 10_000,
-    seed: Annotated[int, typer.Option(help="Seed of the latent vectors.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
-    ema: Annotated[
-        bool, typer.Option("--ema/--raw", help="Use the EMA generator when the run kept one.")
-    ] = True,
+    seed: Seed = 0,
+    device: Device = "auto",
+    ema: Ema = True,
     metrics: Annotated[
         str | None,
         typer.Option(help="A metrics set from conf/metrics (e.g. inception) \\[default: the checkpoint's]."),

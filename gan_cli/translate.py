@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from gan_cli.errors import GanError
+from gan_cli.options import Checkpoint, Device, Ema
 
 DIRECTIONS = ("AtoB", "BtoA")
 BATCH = 64  # images per forward pass
@@ -110,7 +111,7 @@ def translate(
 
 
 def translate_command(
-    ckpt: Annotated[Path, typer.Option("--ckpt", help="A CycleGAN or pix2pix checkpoint.")],
+    ckpt: Checkpoint,
     source: Annotated[
         Path, typer.Option("--input", "-i", help="An image, or a folder of images (recursive).")
     ],
@@ -118,10 +119,8 @@ def translate_command(
         Path, typer.Option("--out", "-o", help="Folder for the translated PNGs (existing files are refused).")
     ],
     direction: Annotated[str, typer.Option(help="AtoB or BtoA (CycleGAN); pix2pix: AtoB.")] = "AtoB",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
-    ema: Annotated[
-        bool, typer.Option("--ema/--raw", help="Use the EMA generators when the run kept them.")
-    ] = True,
+    device: Device = "auto",
+    ema: Ema = True,
     seed: Annotated[int, typer.Option(help="Seed of pix2pix's dropout noise.")] = 0,
 ) -> None:
     """Translate images from one domain into the other with a trained CycleGAN or pix2pix.

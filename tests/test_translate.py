@@ -89,27 +89,10 @@ def test_an_unreadable_image_is_named(runs, tmp_path):
 @pytest.mark.slow
 def test_the_cli_translates_one_image_and_refuses_in_one_line(runs, tmp_path):
     source = digit_folder(tmp_path / "in")
-    ok = run_gan(
-        "translate",
-        "--ckpt",
-        str(runs["pix2pix"]),
-        "--input",
-        str(source / "digit0.png"),
-        "--out",
-        "o",
-        cwd=tmp_path,
-    )
+    args = ["translate", "--ckpt", str(runs["pix2pix"]), "--input", str(source / "digit0.png"), "--out", "o"]
+    ok = run_gan(*args, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "translated 1 image(s) AtoB" in ok.stdout and (tmp_path / "o" / "digit0.png").is_file()
-    again = run_gan(
-        "translate",
-        "--ckpt",
-        str(runs["pix2pix"]),
-        "--input",
-        str(source / "digit0.png"),
-        "--out",
-        "o",
-        cwd=tmp_path,
-    )
+    again = run_gan(*args, cwd=tmp_path)  # the output exists now
     assert again.returncode == 2 and "already exists" in again.stderr
     assert "Traceback" not in again.stderr

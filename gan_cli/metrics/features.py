@@ -92,6 +92,13 @@ def cached(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 _extractors: dict[tuple, Extractor | None] = {}
 
 
+def image_extractor(
+    kind: str, samples: torch.Tensor, data: Data, root: str, weights: str | None = None
+) -> Extractor | None:
+    """``extractor`` for image samples; None for 2-D points, which no feature space applies to."""
+    return extractor(kind, data, root, weights, samples.device) if samples.dim() == 4 else None
+
+
 def extractor(
     kind: str, data: Data, root: str, weights: str | None, device: torch.device
 ) -> Extractor | None:

@@ -14,7 +14,7 @@ import torch
 
 from gan_cli.datasets.base import Data
 from gan_cli.metrics.base import Metric
-from gan_cli.metrics.features import extractor
+from gan_cli.metrics.features import image_extractor
 from gan_cli.metrics.frechet import frechet_distance, gaussian_stats
 from gan_cli.metrics.kid import kernel_distance
 from gan_cli.metrics.precision_recall import precision_recall
@@ -46,9 +46,7 @@ class FeatureDistances(Metric):
     def __call__(
         self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
-        if samples.dim() != 4:
-            return {}
-        net = extractor(self.kind, data, self.root, self.weights, samples.device)
+        net = image_extractor(self.kind, samples, data, self.root, self.weights)
         if net is None:
             return {}
         real = reference(data, net, self.root, self.reference_n)

@@ -13,7 +13,7 @@ import torch
 
 from gan_cli.datasets.base import Data
 from gan_cli.metrics.base import Metric
-from gan_cli.metrics.features import extractor
+from gan_cli.metrics.features import image_extractor
 from gan_cli.registry import METRICS
 
 
@@ -45,9 +45,7 @@ class InceptionScore(Metric):
     def __call__(
         self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
-        if samples.dim() != 4:
-            return {}
-        net = extractor(self.kind, data, self.root, self.weights, samples.device)
+        net = image_extractor(self.kind, samples, data, self.root, self.weights)
         if net is None:
             return {}
         mean, std = inception_score(net.probabilities(samples), self.splits)
