@@ -2,20 +2,21 @@
 
 Parsing CIFAR-10's pickled batches out of a 170 MB tarball, or gunzipping IDX files, takes
 seconds; loading the arrays back takes a fraction of one. The cache is only ever written from
-files that passed their checksum, atomically (temporary file + rename), and read with
-``allow_pickle=False``, so it can hold nothing but arrays.
+files that passed their checksum, atomically (``atomic_write``: temporary file + rename, with
+the mode the user's umask gives), and read with ``allow_pickle=False``, so it can hold nothing
+but arrays.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from gan_cli.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,8 @@ def cached_arrays(path: Path, build: Callable[[], dict[str, np.ndarray]]) -> dic
             log.warning("rebuilding the unreadable cache %s (%s)", path, err)
     arrays = build()
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                np.savez(out, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_write(path, ".part") as out:
+            np.savez(out, **arrays)
     except OSError as err:
         # A read-only data folder costs speed on the next load, not correctness.
         log.warning("could not cache %s (%s); the files will be parsed again next time", path, err)

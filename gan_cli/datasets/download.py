@@ -7,7 +7,6 @@ temporary file removed on any failure or interrupt), so running again starts the
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import urllib.error
 import urllib.request
@@ -17,6 +16,7 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from gan_cli.errors import GanError
+from gan_cli.files import atomic_write
 
 
 class DownloadError(GanError):
@@ -25,6 +25,41 @@ class DownloadError(GanError):
     def __init__(self, name: str, failures: list[tuple[str, str]]):
         super().__init__(f"could not download {name} ({'; '.join(f'{u}: {r}' for u, r in failures)})")
         self.failures = failures  # (url, reason) for each mirror tried
+
+
+class UnwritableFolder(GanError):
+    """The data folder cannot be created or written: a read-only file system or folder, or a
+    file where a folder should be. Not a mirror's fault, so no mirror is tried."""
+
+    def __init__(self, folder: Path, err: OSError):
+        self.folder = folder
+        self.reason = blocker(folder) or err.strerror or str(err)
+        super().__init__(
+            f"cannot write the data folder {folder} ({self.reason}); "
+            "point GAN_DATA or data.root=<folder> at a folder you can write"
+        )
+
+
+def blocker(folder: Path) -> str | None:
+    """\"<path> is a file\" when the nearest existing path on the way to ``folder`` is a
+    file, not a folder (``mkdir``'s own error names neither)."""
+    try:
+        for path in (folder, *folder.parents):
+            if path.exists():
+                return None if path.is_dir() else f"{path} is a file"
+    except OSError:  # a folder on the way that may not be searched: mkdir's error says so
+        pass
+    return None
+
+
+def writable_folder(folder: Path) -> None:
+    """Create ``folder`` if need be and check that a file can be made in it, before a download
+    starts; raises ``UnwritableFolder`` in one line otherwise."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise UnwritableFolder(folder, err) from err
 
 
 def md5(path: Path) -> str:
@@ -38,32 +73,33 @@ def md5(path: Path) -> str:
 def fetch(urls: list[str], target: Path, expected_md5: str, timeout: float = 30.0) -> None:
     """Download ``target`` from the first mirror that answers; verify before it appears.
 
-    The file is written to a temporary name beside ``target`` and renamed only once its
-    checksum matches, so an interrupted or tampered download never looks like a good file.
-    Raises ``GanError`` when no mirror can be reached or the checksum is wrong.
+    The file is written to a temporary name beside ``target`` (``atomic_write``) and renamed
+    only once its checksum matches: a mismatch raises inside the block, so an interrupted or
+    tampered download never looks like a good file. Raises ``GanError`` when the folder cannot
+    be written, no mirror can be reached or the checksum is wrong.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    writable_folder(target.parent)
     failures = []
     for url in urls:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            with (
+                atomic_write(target, ".part") as out,
+                urllib.request.urlopen(url, timeout=timeout) as response,
+            ):
                 total = int(response.headers.get("Content-Length") or 0) or None
                 columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+                digest = hashlib.md5()
                 with Progress(*columns, transient=True) as progress:
                     task = progress.add_task(target.name, total=total)
                     for chunk in iter(lambda: response.read(1 << 16), b""):
                         out.write(chunk)
+                        digest.update(chunk)
                         progress.advance(task, len(chunk))
-            if md5(Path(tmp)) != expected_md5:
-                raise GanError(f"checksum mismatch for {target.name} from {url}; file discarded")
-            os.replace(tmp, target)
+                if digest.hexdigest() != expected_md5:
+                    raise GanError(f"checksum mismatch for {target.name} from {url}; file discarded")
             return
         except (urllib.error.URLError, OSError, TimeoutError) as err:
             failures.append((url, " ".join(str(getattr(err, "reason", err)).split())))  # one line
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
     raise DownloadError(target.name, failures)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_cli.datasets.base import Data, from_uint8
-from gan_cli.datasets.download import official_files
+from gan_cli.datasets.download import UnwritableFolder, official_files
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
 
@@ -82,15 +82,25 @@ def mnist(
     if split != "test":
         try:
             train = official_files(folder, TRAIN_FILES, MIRRORS, download, "the MNIST training split")
+        except UnwritableFolder as err:
+            if split == "train":
+                raise
+            # The bundled split needs no writing, so an unwritable data root costs only the 60k.
+            log.warning(
+                "training on the bundled 10k MNIST test split: cannot write the data folder %s (%s) "
+                "for the 60k training split; set GAN_DATA or data.root to a writable folder",
+                err.folder,
+                err.reason,
+            )
         except GanError as err:
             if split == "train":
                 raise
             log.debug("MNIST training split unavailable: %s", err)
+            log.warning(
+                "MNIST training split not found in %s and not downloadable: "
+                "training on the bundled 10k test split",
+                folder,
+            )
         else:
             return load_idx_pair(*train, "MNIST train (60k)", resolution)
-        log.warning(
-            "MNIST training split not found in %s and not downloadable: "
-            "training on the bundled 10k test split",
-            folder,
-        )
     return load_idx_pair(*(BUNDLED / name for name in TEST_FILES), "MNIST test (10k, bundled)", resolution)
