@@ -1,6 +1,9 @@
 """image_folder on real-world folders: mixed formats and modes, class sub-folders, non-square
 images, corrupt files, random crops and flips, and streaming through DataLoader workers."""
 
+import warnings
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -180,3 +183,55 @@ def test_batches_carry_the_labels_of_their_images(tmp_path, in_memory):
         images, labels, _ = batches()
         light = images.mean(dim=(1, 2, 3)) > 0
         assert torch.equal(labels, light.long())
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A grayscale PNG that declares width×height pixels in a few dozen bytes: Pillow reads the
+    size from the header, so the pixel limit applies before any pixel is decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_images_over_the_pixel_limit_are_named_too_large_without_library_warnings(
+    tmp_path, caplog, in_memory
+):
+    limit = Image.MAX_IMAGE_PIXELS
+    grey(100).save(tmp_path / "fine.png")
+    # Past the limit Pillow only warns; past twice the limit it raises: both are refused alike.
+    (tmp_path / "warned.png").write_bytes(png_header(10_000, 10_000))
+    (tmp_path / "bomb.png").write_bytes(png_header(20_000, 20_000))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = image_folder(str(tmp_path), resolution=8, channels=1, in_memory=in_memory, workers=0)
+    assert not [str(w.message) for w in caught]
+    assert len(data) == 1
+    for name, side in (("bomb.png", 20_000), ("warned.png", 10_000)):
+        assert f"{tmp_path / name}: image too large ({side}×{side} pixels, limit {limit})" in caplog.text
+    assert "unreadable" not in caplog.text
+    (tmp_path / "fine.png").unlink()
+    with pytest.raises(GanError, match=r"no readable images in .*bomb.png: image too large"):
+        image_folder(str(tmp_path), in_memory=in_memory, workers=0)
+
+
+def test_the_pixel_limit_is_pillows_own(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    grey(0, size=10).save(tmp_path / "at-the-limit.png")
+    grey(0, size=12).save(tmp_path / "over.png")
+    grey(0, size=15).save(tmp_path / "over-twice.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = image_folder(str(tmp_path), resolution=8, channels=1, workers=0)
+    assert len(data) == 1 and not caught
+    assert "over.png: image too large (12×12 pixels, limit 100)" in caplog.text
+    assert "over-twice.png: image too large (15×15 pixels, limit 100)" in caplog.text
+    assert Image.MAX_IMAGE_PIXELS == 100  # put back after reading the sizes

@@ -4,7 +4,9 @@ Every image is brought to one form whatever it was stored as — EXIF rotation a
 scaled to 8, palette and transparency composited over white, then RGB or grayscale — and its
 centre square (or, with ``crop=random``, a random square, drawn anew each time) resized to the
 resolution. Hidden files and folders are ignored; files that are not readable images are
-skipped and counted; a folder with no readable image is refused.
+skipped and counted, images over Pillow's pixel limit (``Image.MAX_IMAGE_PIXELS``, its guard
+against decompression bombs) skipped and named; a folder with no readable image is refused.
+Pillow's own warnings never reach the terminal.
 
 Folders up to ``AUTO_IN_MEMORY_BYTES`` of decoded samples are decoded once (in parallel) and
 kept as one tensor on the training device; larger ones are streamed from disk by DataLoader
@@ -16,6 +18,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +43,16 @@ AUTO_IN_MEMORY_BYTES = 1 << 30
 RANDOM_CROP_MARGIN = 9 / 8
 # Decoding a handful of images is quicker than starting worker processes.
 MIN_FILES_FOR_WORKERS = 256
-UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+UNREADABLE = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,  # raised, not warned, under ``pillow_quiet``
+)
+# How many too-large files a warning names before it only counts the rest.
+NAMED_TOO_LARGE = 5
 
 
 def find_images(folder: Path) -> tuple[list[Path], int]:
@@ -83,9 +97,40 @@ def as_mode(img: Image.Image, mode: str) -> Image.Image:
     return img.convert(mode)
 
 
+@contextmanager
+def pillow_quiet() -> Iterator[None]:
+    """Pillow's warnings kept off the terminal: past ``Image.MAX_IMAGE_PIXELS`` it only warns
+    (it raises past twice that), so the warning is raised here and both are refused alike; the
+    rest (odd EXIF, palette notes) concern images that decode anyway and are dropped."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def too_large(path: Path) -> str | None:
+    """\"<path>: image too large (W×H pixels, limit N)\" when the header of ``path`` declares
+    more pixels than Pillow's limit, else None. Reads the header with the limit lifted (nothing
+    is decoded): Pillow's own error gives the pixel count but not the size."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None:
+        return None
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with pillow_quiet(), Image.open(path) as img:
+            width, height = img.size
+    except UNREADABLE:
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    if width * height <= limit:
+        return None
+    return f"{path}: image too large ({width}×{height} pixels, limit {limit})"
+
+
 def load_image(path: Path, size: int, mode: str) -> np.ndarray:
     """One image as size×size×C uint8: converted to ``mode``, centre square resized to ``size``."""
-    with Image.open(path) as img:
+    with pillow_quiet(), Image.open(path) as img:
         img.draft(None, (size, size))  # JPEGs: let the decoder downscale by 2-8× for free
         img = ImageOps.fit(as_mode(img, mode), (size, size), Image.Resampling.BICUBIC)
         return np.asarray(img, dtype=np.uint8).reshape(size, size, len(mode))
@@ -106,7 +151,7 @@ def decode(path: Path, size: int, mode: str) -> np.ndarray | None:
 def readable(path: Path) -> bool:
     """Whether ``path`` opens as an image (its header only: cheap enough for a whole folder)."""
     try:
-        with Image.open(path) as img:
+        with pillow_quiet(), Image.open(path) as img:
             return img.width > 0 and img.height > 0
     except UNREADABLE:
         return False
@@ -152,7 +197,14 @@ def image_folder(
         keep = [i for i, image in enumerate(decoded) if image is not None]
     else:  # a header check now; a file that still fails to decode is replaced when drawn
         keep = [i for i, ok in enumerate(parallel_map(readable, files, n_workers)) if ok]
-    skipped = len(files) - len(keep)
+    # Only the files that failed are asked why (a header read each), so a clean folder pays nothing.
+    kept = set(keep)
+    large = [m for m in (too_large(f) for i, f in enumerate(files) if i not in kept) if m is not None]
+    for message in large[:NAMED_TOO_LARGE]:
+        log.warning("skipped %s", message)
+    if len(large) > NAMED_TOO_LARGE:
+        log.warning("skipped %d more image(s) too large in %s", len(large) - NAMED_TOO_LARGE, folder)
+    skipped = len(files) - len(keep) - len(large)
     if skipped or others:
         log.warning(
             "skipped %d unreadable image file(s) in %s (and ignored %d file(s) without an image extension)",
@@ -160,6 +212,9 @@ def image_folder(
             folder,
             others,
         )
+    if not keep and large:
+        more = f" (and {len(large) - 1} more too large)" if len(large) > 1 else ""
+        raise GanError(f"no readable images in {folder}: {large[0]}{more}")
     if not keep:
         raise GanError(f"no readable images in {folder} (looked for {', '.join(sorted(EXTENSIONS))})")
     kept_labels = None if label_list is None else torch.tensor([label_list[i] for i in keep])

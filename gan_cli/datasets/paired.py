@@ -17,7 +17,14 @@ import torch
 from PIL import Image, ImageOps
 
 from gan_cli.datasets.base import Augment
-from gan_cli.datasets.image_folder import RANDOM_CROP_MARGIN, UNREADABLE, as_mode, decode, find_images
+from gan_cli.datasets.image_folder import (
+    RANDOM_CROP_MARGIN,
+    UNREADABLE,
+    as_mode,
+    decode,
+    find_images,
+    pillow_quiet,
+)
 from gan_cli.datasets.unpaired import TwoDomainData, domain_folder
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
@@ -36,7 +43,7 @@ def fitted(img: Image.Image, size: int, channels: int) -> np.ndarray:
 def halves(path: Path, size: int, mode: str) -> tuple[np.ndarray, np.ndarray] | None:
     """The left and right halves of one side-by-side image, or None when it cannot be read."""
     try:
-        with Image.open(path) as img:
+        with pillow_quiet(), Image.open(path) as img:
             img = as_mode(img, mode)
             w, h = img.size
             left, right = img.crop((0, 0, w // 2, h)), img.crop((w // 2, 0, w, h))
