@@ -1,4 +1,9 @@
-"""A non-editable install carries the config tree and the bundled MNIST split."""
+"""A non-editable install carries every module, the config tree and the bundled MNIST split.
+
+The wheel is built as ``pip install .`` builds it and imported from where it was unpacked, in a
+process that cannot see the source checkout, so a module or sub-package the build leaves out
+fails here (``.ci/run`` also installs it into a fresh virtual environment and runs it).
+"""
 
 import subprocess
 import sys
@@ -8,43 +13,65 @@ import pytest
 
 from tests.conftest import REPO
 
+# Imports every module of the package it finds on disk and prints where the package lives.
+IMPORT_ALL = """
+import importlib, pkgutil, gan_cli
+names = [m.name for m in pkgutil.walk_packages(gan_cli.__path__, 'gan_cli.') if not m.name.endswith('__main__')]
+for name in names:
+    importlib.import_module(name)
+print(gan_cli.__file__)
+print(len(names))
+"""
 
-@pytest.mark.slow
-def test_wheel_ships_conf_and_assets_and_finds_them_when_installed(tmp_path):
+
+@pytest.fixture(scope="module")
+def unpacked_wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
         check=True,
         capture_output=True,
     )
-    (wheel,) = tmp_path.glob("gan_cli-*.whl")
+    (wheel,) = out.glob("gan_cli-*.whl")
+    site = out / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    return wheel, site
+
+
+def source_modules() -> set[str]:
+    """Every module of the source tree, as a wheel path."""
+    return {str(p.relative_to(REPO)) for p in (REPO / "gan_cli").rglob("*.py") if "__pycache__" not in p.parts}
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_every_module_conf_and_asset(unpacked_wheel):
+    wheel, _ = unpacked_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
-    for path in (
-        "gan_cli/conf/config.yaml",
-        "gan_cli/conf/model/dcgan.yaml",
-        "gan_cli/conf/hydra/job_logging/rich.yaml",
-        "gan_cli/assets/mnist/t10k-images-idx3-ubyte.gz",
-    ):
-        assert path in names
-    target = tmp_path / "site"
-    zipfile.ZipFile(wheel).extractall(target)
-    probe = "from gan_cli.config import config_dir, compose; print(config_dir()); print(compose([])['model']['name'])"
+    assert source_modules() <= names
+    conf = {f"gan_cli/{p.relative_to(REPO)}" for p in (REPO / "conf").rglob("*.yaml")}
+    assert conf <= names
+    assets = {str(p.relative_to(REPO)) for p in (REPO / "gan_cli" / "assets").rglob("*") if p.is_file()}
+    assert assets and assets <= names
+
+
+@pytest.mark.slow
+def test_every_module_imports_from_the_unpacked_wheel_alone(unpacked_wheel, tmp_path):
+    _, site = unpacked_wheel
     result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(target)},
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", IMPORT_ALL], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [str(target / "gan_cli" / "conf"), "dcgan"]
+    location, count = result.stdout.split()
+    assert location == str(site / "gan_cli" / "__init__.py")  # not the source checkout
+    assert int(count) == len(source_modules()) - 2  # all but gan_cli/__init__ and __main__
+
+
+@pytest.mark.slow
+def test_the_installed_package_finds_its_config_tree(unpacked_wheel, tmp_path):
+    _, site = unpacked_wheel
+    probe = "from gan_cli.config import config_dir, compose; print(config_dir()); print(compose([])['model']['name'])"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(site / "gan_cli" / "conf"), "dcgan"]
