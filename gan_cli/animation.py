@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from gan_cli.errors import GanError
+from gan_cli.files import atomic_write
 
 FRAMES_MS = 8000  # the whole film lasts about this long, whatever the number of grids...
 FRAME_MS = (40, 300)  # ...within these bounds per frame (browsers slow frames under 20 ms down)
@@ -50,17 +49,8 @@ def write_progress_gif(samples_dir: Path, out: Path) -> Path:
     each = max(FRAME_MS[0], min(FRAME_MS[1], FRAMES_MS // len(frames)))
     durations = [each] * (len(frames) - 1) + [HOLD_MS]
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".progress.", suffix=".gif")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            frames[0].save(
-                f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0
-            )
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(out, suffix=".gif") as f:
+        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return out
 
 

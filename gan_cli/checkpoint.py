@@ -7,32 +7,22 @@ hold tensors and plain containers, never code.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gan_cli.errors import GanError
+from gan_cli.files import atomic_write
 
 FORMAT_VERSION = 1
 REQUIRED = ("format_version", "config", "data_shape", "step", "generator", "discriminator")
 
 
 def save(state: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format_version": FORMAT_VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as f:
+        torch.save({"format_version": FORMAT_VERSION, **state}, f)
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -76,3 +66,20 @@ def rotate(folder: Path, keep: int) -> None:
     periodic = sorted(folder.glob("step_*.pt"))
     for old in periodic[: max(0, len(periodic) - keep)]:
         old.unlink()
+
+
+def resolve_path(path: str | Path) -> Path:
+    """The checkpoint file a user named: a file is itself; a run folder gives its
+    ``checkpoints/last.pt``; a ``checkpoints`` folder its ``last.pt``. Anything else is a
+    one-line ``GanError`` saying what was expected. Only paths are looked at (nothing is loaded)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "last.pt", path / "last.pt"):
+            if candidate.is_file():
+                return candidate
+        raise GanError(
+            f"{path} is a folder without checkpoints/last.pt; give a checkpoint file (.pt) or a run folder"
+        )
+    raise GanError(f"checkpoint not found: {path} (give a checkpoint file or a run folder)")

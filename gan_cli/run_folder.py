@@ -8,8 +8,7 @@ sample grids also go to TensorBoard.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,30 @@ import torch
 
 from gan_cli import checkpoint
 from gan_cli.animation import write_progress_gif
+from gan_cli.errors import GanError
+from gan_cli.files import atomic_write
 from gan_cli.images import sample_picture
+
+log = logging.getLogger(__name__)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a ``metrics.jsonl``. A last line cut short (the process was killed while
+    writing it) is dropped with a warning; a bad line before it means the file is not ours."""
+    lines = path.read_text(errors="replace").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            if number == len(lines):
+                log.warning("%s: dropped its last line, cut short by an interruption", path)
+                break
+            raise GanError(f"{path}, line {number}: not a metrics record")
+        records.append(record)
+    return records
 
 
 class RunFolder:
@@ -43,14 +65,13 @@ class RunFolder:
             self.board.scalars(record["step"], record)
 
     def keep_records_until(self, step: int) -> None:
-        """Drop records past ``step`` (written after the checkpoint a run resumes from)."""
+        """Drop records past ``step`` (written after the checkpoint a run resumes from), and a
+        last line a kill cut short."""
         if not self.main or not self.metrics.exists():
             return
-        lines = [line for line in self.metrics.read_text().splitlines() if json.loads(line)["step"] <= step]
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".metrics.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write("".join(line + "\n" for line in lines))
-        os.replace(tmp, self.metrics)
+        kept = [json.dumps(r) + "\n" for r in read_records(self.metrics) if r["step"] <= step]
+        with atomic_write(self.metrics) as f:
+            f.write("".join(kept).encode())
 
     def picture(
         self,
@@ -65,8 +86,8 @@ class RunFolder:
         if not self.main:
             return
         picture = sample_picture(samples, reference, nrow)
-        self.samples.mkdir(parents=True, exist_ok=True)
-        picture.save(self.samples / name)
+        with atomic_write(self.samples / name, suffix=".png") as f:
+            picture.save(f, format="PNG")
         if self.board is not None and step is not None:
             self.board.picture(step, "samples", picture)
 

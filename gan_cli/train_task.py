@@ -45,22 +45,45 @@ def guarded(job: Callable[[], None]) -> None:
     except torch.OutOfMemoryError:
         print_error("out of GPU memory; try a smaller train.batch_size or model")
         sys.exit(2)
+    except KeyboardInterrupt:  # before the loop set up its handler, or a second Ctrl-C
+        print_stopped("interrupted")
+        sys.exit(130)
 
 
 def start(cfg: dict[str, Any], run_dir: Path) -> None:
     """A new run; with ``resume=PATH`` it starts from that checkpoint's full state."""
     from gan_cli.training_loop import train
 
-    state = None
-    if cfg["resume"]:
-        state = checkpoint.load(cfg["resume"])
-        for group in SETUP_GROUPS:
-            if state["config"].get(group) != cfg[group]:
-                raise GanError(
-                    f"{cfg['resume']} was trained with another {group} config "
-                    f"({state['config'].get(group, {}).get('name')}); resume needs the same {', '.join(SETUP_GROUPS)}"
-                )
-    train(cfg, run_dir, state)
+    if (run_dir / "metrics.jsonl").exists() or (run_dir / "checkpoints").exists():
+        raise GanError(f"{run_dir} already holds a run; continue it with: gan resume {run_dir}")
+    train(cfg, run_dir, branch_state(cfg))
+
+
+def branch_state(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint ``resume=`` names (a file or a run folder), if it can start this run: the
+    same model, loss, dataset and trick set, and steps left to train."""
+    if not cfg["resume"]:
+        return None
+    path = checkpoint.resolve_path(Path(cfg["resume"]).expanduser())
+    state = checkpoint.load(path)
+    for group in SETUP_GROUPS:
+        if state["config"].get(group) != cfg[group]:
+            raise GanError(
+                f"{path} was trained with another {group} config "
+                f"({state['config'].get(group, {}).get('name')}); resume needs the same {', '.join(SETUP_GROUPS)}"
+            )
+    check_steps_left(state, cfg["train"]["steps"], path, f"gan train resume={path} train.steps=N")
+    return state
+
+
+def check_steps_left(state: dict[str, Any], steps: int, path: Path, longer: str) -> None:
+    """Refuse to continue ``state`` to ``steps`` when there is nothing left: its step is past
+    them, or at them with the run finished (a run stopped during its final evaluation is not)."""
+    if state["step"] > steps or (state["step"] == steps and state.get("finished", True)):
+        raise GanError(
+            f"{path} is at step {state['step']}, so train.steps={steps} leaves nothing to do "
+            f"(train longer with: {longer})"
+        )
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -98,17 +121,25 @@ def log_to(run_dir: Path) -> None:
 
 
 def resume(target: Path, overrides: list[str]) -> None:
-    """Continue the run in ``target`` (a run folder or one of its checkpoints) in its own folder."""
+    """Continue the run in ``target`` (a run folder or one of its checkpoints) in its own folder.
+
+    Only from its newest checkpoint: continuing from an older one would replace ``last.pt``
+    and drop the later records, so that is refused, and ``gan train resume=CKPT`` branches
+    into a new folder instead."""
     from gan_cli.training_loop import train
 
-    ckpt = target / "checkpoints" / "last.pt" if target.is_dir() else target
+    ckpt = checkpoint.resolve_path(target)
     run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
     state = checkpoint.load(ckpt)
     cfg = with_overrides(state["config"], overrides)
-    if cfg["train"]["steps"] <= state["step"]:
-        raise GanError(
-            f"{ckpt} is at step {state['step']} of {cfg['train']['steps']}: nothing to do "
-            f"(train longer with: gan resume {target} train.steps=N)"
-        )
+    check_steps_left(state, cfg["train"]["steps"], ckpt, f"gan resume {target} train.steps=N")
+    last = run_dir / "checkpoints" / "last.pt"
+    if last.is_file() and not last.samefile(ckpt):
+        newest = checkpoint.load(last)["step"]
+        if newest > state["step"]:
+            raise GanError(
+                f"{run_dir} goes on to step {newest}; continuing it from {ckpt.name} (step "
+                f"{state['step']}) would discard that. Branch into a new folder: gan train resume={ckpt}"
+            )
     log_to(run_dir)
     train(cfg, run_dir, state)

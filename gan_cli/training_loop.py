@@ -23,6 +23,7 @@ from gan_cli.progress import TrainingProgress
 from gan_cli.registry import DATASETS
 from gan_cli.run_folder import RunFolder
 from gan_cli.sampling import generate, seeded_inputs
+from gan_cli.training_state import RandomState, Several, Tensors, TrainingState
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ def load_data(cfg: dict[str, Any]) -> Data:
 class Tally:
     """Sums of the step scalars between two metrics records, kept on the device."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
         self.sums: dict[str, torch.Tensor] = {}
         self.steps = 0
 
@@ -64,8 +66,8 @@ class Tally:
     def state_dict(self) -> dict:
         return {"sums": {k: v.cpu() for k, v in self.sums.items()}, "steps": self.steps}
 
-    def load_state_dict(self, state: dict, device: torch.device) -> None:
-        self.sums = {k: v.to(device) for k, v in state["sums"].items()}
+    def load_state_dict(self, state: dict) -> None:
+        self.sums = {k: v.to(self.device) for k, v in state["sums"].items()}
         self.steps = state["steps"]
 
 
@@ -102,6 +104,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     d_opt = speed.adam(model.discriminator.parameters(), tcfg["lr_d"], tuple(tcfg["betas"]))
     parts.tricks.configure(g_opt, d_opt)
     schedules = [lr_schedule(opt, tcfg) for opt in (g_opt, d_opt)]
+    scaler = speed.grad_scaler()
     step_fn = model.step_class(
         model,
         parts.loss,
@@ -109,7 +112,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         g_opt,
         d_opt,
         latent=lambda n: parts.latent(n, device),
-        scaler=speed.grad_scaler(),
+        scaler=scaler,
     )
     shard = data
     if world > 1:  # each rank its own latents and its own part of the data (metrics use all of it)
@@ -120,46 +123,23 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     # conditional models get one row per class, and evaluate every class alike.
     fixed_z, fixed_labels = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], device)
     eval_z, eval_labels = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, device)
-    tally, guard = Tally(), NonFiniteGuard(device)
-
-    def capture(step: int) -> dict[str, Any]:
-        return {
-            "config": cfg,
-            "data_shape": list(data.shape),
-            "num_classes": data.num_classes,
-            "step": step,
-            "generator": model.generator.state_dict(),
-            "discriminator": model.discriminator.state_dict(),
-            "g_optimizer": g_opt.state_dict(),
-            "d_optimizer": d_opt.state_dict(),
-            "lr_schedules": [schedule.state_dict() for schedule in schedules],
-            "tricks": parts.tricks.state_dict(),
-            "batches": batches.state_dict(),
-            "fixed_z": fixed_z.cpu(),
-            "tally": tally.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                "python": random.getstate(),
-            },
-        }
-
-    def restore(state: dict[str, Any]) -> int:
-        for net, key in ((model.generator, "generator"), (model.discriminator, "discriminator")):
-            checkpoint.load_weights(net, state[key], key, "checkpoint")
-        g_opt.load_state_dict(state["g_optimizer"])
-        d_opt.load_state_dict(state["d_optimizer"])
-        for schedule, schedule_state in zip(schedules, state["lr_schedules"]):
-            schedule.load_state_dict(schedule_state)
-        parts.tricks.load_state_dict(state["tricks"])
-        batches.load_state_dict(state["batches"])
-        fixed_z.copy_(state["fixed_z"])
-        tally.load_state_dict(state["tally"], device)
-        torch.set_rng_state(state["rng"]["torch"])
-        if state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        random.setstate(state["rng"]["python"])
-        return state["step"]
+    tally, guard = Tally(device), NonFiniteGuard(device)
+    state = TrainingState(
+        {"config": cfg, "data_shape": list(data.shape), "num_classes": data.num_classes},
+        {
+            "generator": model.generator,
+            "discriminator": model.discriminator,
+            "g_optimizer": g_opt,
+            "d_optimizer": d_opt,
+            "lr_schedules": Several(*schedules),
+            "tricks": parts.tricks,
+            "batches": batches,
+            "fixed_z": Tensors(fixed_z),
+            "tally": tally,
+            "scaler": scaler,
+            "rng": RandomState(device),
+        },
+    )
 
     reference = data.head(max(cfg["sample"]["n"], 2000)) if len(data.shape) == 1 else None
 
@@ -178,16 +158,16 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         if results:
             folder.record({"step": step, **results})
 
-    def save_checkpoint(step: int, periodic: bool) -> None:
+    def save_checkpoint(step: int, periodic: bool, finished: bool = False) -> None:
         guard.check()  # never save weights trained past a NaN
-        folder.checkpoint(capture(step), periodic, cfg["checkpoint"]["keep"])
+        folder.checkpoint(state.capture(step, finished), periodic, cfg["checkpoint"]["keep"])
 
     if not folder.has_picture("reals.png"):
         folder.picture("reals.png", data.head(cfg["sample"]["n"]))
     if resume is not None:
-        start = restore(resume)
+        start = state.restore(resume)
         folder.keep_records_until(start)
-        log.info("resumed from step %d", start)
+        log.info("resumed from step %d, training to step %d", start, tcfg["steps"])
     else:
         start = 0
         save_grid(0)
@@ -220,7 +200,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                 f"{err}; stopped (last good checkpoint: {last if last.exists() else 'none yet'})"
             ) from err
         rolled_back = True
-        step = restore(checkpoint.load(last))
+        step = state.restore(checkpoint.load(last))
         folder.keep_records_until(step)
         guard.reset()
         factor = tcfg["nan_lr_factor"]
@@ -256,10 +236,17 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
                     raise Interrupted(signals.received, step, run_dir)
             except NonFiniteLoss as err:
                 step = roll_back(err)
-
-    evaluate(steps)
-    save_checkpoint(steps, periodic=False)
-    save_grid(None, "final.png")
-    folder.finish()
-    log.info("done: %d steps in %.1fs; run folder %s", steps, time.perf_counter() - t0, run_dir)
+        # The last step's checkpoint comes first, so a stop during the final evaluation loses
+        # no training; the run counts as finished only once its final artefacts exist.
+        save_checkpoint(steps, periodic=False)
+        evaluate(steps)
+        save_grid(None, "final.png")
+        folder.finish()
+        if signals.received is not None:
+            raise Interrupted(signals.received, steps, run_dir)
+        save_checkpoint(steps, periodic=False, finished=True)
+    log.info(
+        "done: steps %d to %d (%d this time) in %.1fs; run folder %s",
+        start, steps, steps - start, time.perf_counter() - t0, run_dir,
+    )
     return record

@@ -77,7 +77,7 @@ def test_finished_runs_and_foreign_overrides_are_refused(tmp_path):
         resume(tmp_path / "run", [])
     with pytest.raises(GanError, match="resume accepts overrides of"):
         resume(tmp_path / "run", ["model.z_dim=3"])
-    with pytest.raises(GanError, match="train.steps must be int"):
+    with pytest.raises(GanError, match="train.steps must be an integer"):
         with_overrides(cfg, ["train.steps=many"])
     other = tiny_config(tmp_path, "model=mlp")
     other["resume"] = str(tmp_path / "run" / "checkpoints" / "last.pt")

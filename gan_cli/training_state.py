@@ -1,0 +1,100 @@
+"""Everything a run must carry across a checkpoint, named once.
+
+The training loop registers each stateful piece (networks, optimizers, schedules, trick state,
+data order, loss scaler, fixed latents, RNGs, ...) in one ``TrainingState``; saving and
+restoring both walk that one table, so a piece cannot be saved and forgotten on restore (or
+the reverse), and a new piece is one more entry.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from gan_cli import checkpoint
+from gan_cli.errors import GanError
+
+
+class Stateful(Protocol):
+    def state_dict(self) -> Any: ...
+
+    def load_state_dict(self, state: Any) -> Any: ...
+
+
+class Tensors:
+    """Tensors restored in place (the fixed sample latents live on the training device)."""
+
+    def __init__(self, *tensors: torch.Tensor):
+        self.tensors = tensors
+
+    def state_dict(self) -> list[torch.Tensor]:
+        return [t.cpu() for t in self.tensors]
+
+    def load_state_dict(self, state: list[torch.Tensor]) -> None:
+        for tensor, saved in zip(self.tensors, state, strict=True):
+            tensor.copy_(saved)
+
+
+class Several:
+    """A list of stateful objects saved as one list (the two learning-rate schedules)."""
+
+    def __init__(self, *parts: Stateful):
+        self.parts = parts
+
+    def state_dict(self) -> list[Any]:
+        return [part.state_dict() for part in self.parts]
+
+    def load_state_dict(self, state: list[Any]) -> None:
+        for part, saved in zip(self.parts, state, strict=True):
+            part.load_state_dict(saved)
+
+
+class RandomState:
+    """The torch (CPU and CUDA) and Python random generators; gan-cli draws no numpy numbers."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if self.cuda else [],
+            "python": random.getstate(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        if state["cuda"]:
+            torch.cuda.set_rng_state_all(state["cuda"])
+        random.setstate(state["python"])
+
+
+class TrainingState:
+    """``parts`` maps each checkpoint key to the object whose state it holds; ``meta`` are the
+    fixed facts every checkpoint of the run repeats (config, data shape, label count)."""
+
+    def __init__(self, meta: Mapping[str, Any], parts: Mapping[str, Stateful | None]):
+        self.meta = dict(meta)
+        # A piece a run does not use (no fp16 loss scaler) is absent, not saved as None.
+        self.parts = {key: part for key, part in parts.items() if part is not None}
+
+    def capture(self, step: int, finished: bool = False) -> dict[str, Any]:
+        """The checkpoint of ``step``; ``finished`` once the final evaluation and grid exist."""
+        state = {key: part.state_dict() for key, part in self.parts.items()}
+        return {**self.meta, "step": step, "finished": finished, **state}
+
+    def restore(self, state: Mapping[str, Any]) -> int:
+        """Load every part from ``state`` (a loaded checkpoint); returns its step."""
+        missing = [key for key in self.parts if key not in state]
+        if missing:
+            raise GanError(f"the checkpoint holds no {', '.join(missing)} state, which this run needs")
+        for key, part in self.parts.items():
+            if isinstance(part, nn.Module):
+                checkpoint.load_weights(part, state[key], key, "checkpoint")
+            else:
+                part.load_state_dict(state[key])
+        return state["step"]
