@@ -8,16 +8,18 @@ clear line before any run folder is created.
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 
 from gan_cli.errors import GanError
-from gan_cli.registry import did_you_mean
+from gan_cli.registry import META_KEYS, did_you_mean
+from gan_cli.schema import Fraction, PositiveFloat, PositiveInt, Range, Seed, check, show
 
 GROUPS = ("model", "loss", "dataset", "trick", "metrics", "experiment")
 
@@ -81,50 +83,92 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
     return plain
 
 
-POSITIVE = (
-    "train.steps",
-    "train.batch_size",
-    "train.lr_g",
-    "train.lr_d",
-    "log.every",
-    "sample.every",
-    "sample.n",
-    "eval.every",
-    "eval.n",
-    "checkpoint.every",
-    "checkpoint.keep",
-)
-CHOICES = {
-    "train.on_nan": ("stop", "rollback"),
-    "train.lr_decay": ("none", "linear"),
-    "trainer.precision": ("auto", "fp32", "bf16", "fp16"),
-    "trainer.channels_last": ("auto", "on", "off"),
-    "trainer.fused_adam": ("auto", "on", "off"),
+# The top-level settings of conf/config.yaml, each with what it may be (gan_cli/schema.py); the
+# group sections (model, loss, dataset, trick, metrics) are checked by their registries instead.
+SETTINGS: dict[str, Any] = {
+    "resume": str | None,  # a checkpoint path
+    "seed": Seed,
+    "device": str,  # auto, cpu, cuda, cuda:1, ...: checked when the run picks it
+    "train": {
+        "steps": PositiveInt,
+        "batch_size": PositiveInt,
+        "lr_g": PositiveFloat,
+        "lr_d": PositiveFloat,
+        "betas": tuple[Fraction, Fraction],  # Adam refuses a beta outside [0, 1)
+        "lr_decay": Literal["none", "linear"],
+        "lr_decay_start": Fraction,
+        "on_nan": Literal["stop", "rollback"],
+        "nan_lr_factor": Annotated[float, Range(0, 1, min_open=True, max_open=True)],  # a lower lr
+    },
+    "log": {"every": PositiveInt, "progress": bool, "tensorboard": bool},
+    "trainer": {
+        "precision": Literal["auto", "fp32", "bf16", "fp16"],
+        "channels_last": Literal["auto", "on", "off"],
+        "fused_adam": Literal["auto", "on", "off"],
+        "compile": bool,
+        "cudnn_benchmark": bool,
+    },
+    "sample": {"every": PositiveInt, "n": PositiveInt},
+    "eval": {"every": PositiveInt, "n": PositiveInt},
+    "checkpoint": {"every": PositiveInt, "keep": PositiveInt},
+    "data": {"root": str},
 }
-FRACTIONS = ("train.lr_decay_start",)
+GROUP_SECTIONS = ("model", "loss", "dataset", "trick", "metrics")
 
 
 def check_settings(cfg: dict[str, Any]) -> None:
-    """Top-level settings keep the type of their default in conf/config.yaml (an int may stand
-    for a float; a null default takes anything), counts and rates are positive, choices valid.
-    Group options are checked against their constructors' annotations when built."""
-    from gan_cli.registry import type_matches
+    """Every key of the resolved config is known, every setting fits ``SETTINGS`` (null, type,
+    range, shape) and every group section has the shape its registry reads; the group options'
+    own parameters are checked against their constructors by ``components.check``."""
+    for section in GROUP_SECTIONS:
+        options = cfg.get(section)
+        if not isinstance(options, dict):
+            raise GanError(
+                f"{section} must be a config section (choose one with {section}=NAME), got {show(options)}"
+            )
+        if section in ("trick", "metrics"):  # sets: {name: {parameters}}
+            for name, params in options.items():
+                if name not in META_KEYS and params is not None and not isinstance(params, dict):
+                    raise GanError(
+                        f"{section}.{name} must be a section of its parameters, got {show(params)}"
+                    )
+    _check_section({k: v for k, v in cfg.items() if k not in GROUP_SECTIONS}, SETTINGS, "", GROUP_SECTIONS)
 
-    defaults = OmegaConf.to_container(OmegaConf.load(config_dir() / "config.yaml"))
-    for key, default in _paths({k: v for k, v in defaults.items() if k not in ("defaults", "hydra")}):
-        if isinstance(default, dict):
-            continue
-        value = cfg
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if default is not None and value is not None and not type_matches(value, type(default)):
-            raise GanError(f"{key} must be {type(default).__name__}, got {value!r}")
-        if key in POSITIVE and value is not None and value <= 0:
-            raise GanError(f"{key} must be positive, got {value}")
-        if key in FRACTIONS and not 0 <= value < 1:
-            raise GanError(f"{key} must be in [0, 1), got {value}")
-        if key in CHOICES and value not in CHOICES[key]:
-            raise GanError(f"{key} must be one of {', '.join(CHOICES[key])}, got {value!r}")
+
+def _check_section(
+    cfg: dict[str, Any], schema: dict[str, Any], prefix: str, others: tuple[str, ...] = ()
+) -> None:
+    for key, value in cfg.items():
+        if key not in schema:
+            raise GanError(unknown_key(prefix + str(key), value, [*schema, *others]))
+    for key, expected in schema.items():
+        if key not in cfg:
+            raise GanError(
+                f"missing a value for {prefix}{key} (set it on the command line: {prefix}{key}=...)"
+            )
+        if not isinstance(expected, dict):
+            check(cfg[key], expected, prefix + key)
+        elif isinstance(cfg[key], dict):
+            _check_section(cfg[key], expected, f"{prefix}{key}.")
+        else:
+            raise GanError(
+                f"{prefix}{key} must be a section of keys ({', '.join(expected)}), got {show(cfg[key])}"
+            )
+
+
+def unknown_key(key: str, value: Any, siblings: list[str]) -> str:
+    """A key no component reads (added with +), named down to its first leaf, with the closest
+    valid key in its place."""
+    leaf = key
+    while isinstance(value, dict) and value:
+        name, value = next(iter(value.items()))
+        leaf = f"{leaf}.{name}"
+    parent, _, last = key.rpartition(".")
+    close = difflib.get_close_matches(last, siblings, n=1)
+    if close:
+        suggestion = (f"{parent}." if parent else "") + close[0] + leaf[len(key) :]
+        return f"unknown config key '{leaf}' (did you mean '{suggestion}'?)"
+    return f"unknown config key '{leaf}'; valid: {', '.join(siblings)}"
 
 
 def _paths(node: dict[str, Any], prefix: str = ""):
@@ -145,6 +189,11 @@ def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], c
         group, option = missing.groups()
         options = group_options(group)
         return f"unknown {group} '{option}'{did_you_mean(option, options)}; valid: {', '.join(options)}"
+    unlisted = re.search(r"Could not override '([^']+)'\. No match in the defaults list", text)
+    if unlisted:  # a group with no default option, such as experiment
+        group = unlisted.group(1)
+        given = next((o for o in overrides if o.split("=", 1)[0] == group), f"{group}=...")
+        return f"{group} has no default to override: use +{given}"
     unknown = re.search(r"Could not override '([^']+)'", text)
     if unknown and "not in struct" in str(err.__cause__ or ""):
         key = unknown.group(1)
@@ -152,10 +201,15 @@ def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], c
         selections = [o for o in overrides if re.fullmatch(r"[\w/]+=[^=]*", o) and o.split("=")[0] != key]
         config = OmegaConf.to_container(compose(selections, extra_dirs, config_name))
         siblings = [k for k, _ in _paths(config) if k.rpartition(".")[0] == parent]
-        close = difflib.get_close_matches(key, siblings, n=1)
+        last = {k.rpartition(".")[2]: k for k in siblings}
+        close = [last[k] for k in difflib.get_close_matches(key.rpartition(".")[2], list(last), n=1)]
+        if takes(key, config):  # a parameter its YAML leaves at the default, or a trick not in the set
+            return f"unknown config key '{key}'; to add a new key use +{key}=..."
         if close:
             return f"unknown config key '{key}' (did you mean '{close[0]}'?)"
-        return f"unknown config key '{key}'; to add a new key use +{key}=..."
+        if key.split(".")[0] in GROUP_SECTIONS:
+            return f"unknown config key '{key}'; to add a new key use +{key}=..."
+        return f"unknown config key '{key}'; valid: {', '.join(k.rpartition('.')[2] for k in siblings)}"
     if isinstance(err, OverrideParseException):
         return f"bad override syntax: {text.strip().splitlines()[0]}"
     if "Ambiguous value" in text:
@@ -163,6 +217,25 @@ def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], c
     first = (text.strip().splitlines() or [type(err).__name__])[0]
     cause = (str(err.__cause__).strip().splitlines() or [""])[0] if err.__cause__ else ""
     return f"{first}: {cause}" if cause else first
+
+
+def takes(key: str, config: dict[str, Any]) -> bool:
+    """Whether ``key`` names a constructor argument of a group option: ``model.z_dim`` of the
+    chosen model, ``trick.ema.decay`` of the trick ema (in the set or not)."""
+    from gan_cli.registry import DATASETS, LOSSES, METRICS, MODELS, TRICKS
+
+    registries = {"model": MODELS, "loss": LOSSES, "dataset": DATASETS, "trick": TRICKS, "metrics": METRICS}
+    section, *rest = key.split(".")
+    if section in ("trick", "metrics"):
+        name, rest = (rest[0], rest[1:]) if rest else (None, rest)
+    else:
+        name = (config.get(section) or {}).get("name") if section in registries else None
+    if name is None or len(rest) != 1:
+        return False
+    try:
+        return rest[0] in inspect.signature(registries[section].get(name)).parameters
+    except GanError:
+        return False
 
 
 def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:

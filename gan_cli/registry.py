@@ -1,8 +1,9 @@
 """Name -> class registries: the one way gan-cli builds objects from config.
 
 A YAML in ``conf/<group>/`` names a registered class with its ``name`` key; the remaining keys
-are that class's constructor arguments (the constructor is the schema). Values that come from
-the data (shape, label count) are injected by the caller, never written in YAML.
+are that class's constructor arguments (the constructor is the schema: each annotation gives an
+argument's type and range, see ``gan_cli/schema.py``). Values that come from the data (shape,
+label count) are injected by the caller, never written in YAML.
 """
 
 from __future__ import annotations
@@ -11,36 +12,15 @@ import difflib
 import importlib
 import inspect
 import pkgutil
-import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from gan_cli import schema
 from gan_cli.errors import GanError
 
 # Keys every YAML may carry that are not constructor arguments.
 META_KEYS = ("name", "description")
-
-
-def type_matches(value: Any, expected: Any) -> bool:
-    """Whether a YAML value fits a constructor annotation (int, float, bool, str, tuples, lists,
-    optionals); annotations it does not know are accepted."""
-    origin = typing.get_origin(expected)
-    if origin in (typing.Union, types.UnionType):
-        return any(type_matches(value, option) for option in typing.get_args(expected))
-    if expected is type(None):
-        return value is None
-    if expected is bool:
-        return isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if expected is str:
-        return isinstance(value, str)
-    if origin in (tuple, list) or expected in (tuple, list):
-        return isinstance(value, (list, tuple))
-    return True
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
@@ -87,24 +67,22 @@ class Registry:
         return self._classes[name]
 
     def check(self, cfg: Mapping[str, Any], injected: Iterable[str] = ()) -> dict[str, Any]:
-        """The constructor arguments ``cfg`` gives, checked by name and type against the
-        signature of ``cfg['name']``; ``injected`` names arguments the caller supplies."""
+        """The constructor arguments ``cfg`` gives, checked by name, and by null, type, range and
+        shape against their annotations (``gan_cli.schema``), in the signature of ``cfg['name']``;
+        ``injected`` names arguments the caller supplies."""
         cls = self.get(cfg["name"])
         params = {k: v for k, v in cfg.items() if k not in META_KEYS}
         signature = inspect.signature(cls).parameters
         accepted = [p for p in signature if p not in injected]
-        hints = typing.get_type_hints(cls.__init__ if inspect.isclass(cls) else cls)
+        hints = typing.get_type_hints(cls.__init__ if inspect.isclass(cls) else cls, include_extras=True)
         for key, value in params.items():
             if key not in accepted:
+                valid = f"valid: {', '.join(accepted)}" if accepted else "it takes none"
                 raise GanError(
-                    f"{self.group} '{cfg['name']}' has no parameter '{key}'"
-                    f"{did_you_mean(key, accepted)}; valid: {', '.join(accepted)}"
+                    f"{self.group} '{cfg['name']}' has no parameter '{key}'{did_you_mean(key, accepted)}; {valid}"
                 )
-            if key in hints and not type_matches(value, hints[key]):
-                raise GanError(
-                    f"{self.group} '{cfg['name']}': {key} must be "
-                    f"{getattr(hints[key], '__name__', hints[key])}, got {value!r}"
-                )
+            if key in hints:
+                schema.check(value, hints[key], f"{self.group} '{cfg['name']}': {key}")
         return params
 
     def build(self, cfg: Mapping[str, Any], **injected: Any) -> Any:

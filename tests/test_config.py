@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from gan_cli import components
 from gan_cli.config import compose, config_dir, group_options, resolve
@@ -100,15 +101,27 @@ def test_trick_sets_choose_their_loss_unless_the_command_line_does():
         (["los=hinge"], "unknown config key 'los' (did you mean 'loss'?)"),
         (["train.steps=[1"], "bad override syntax"),
         (["model=null"], "Config group override must be a string"),
-        (["train.betas=3"], "train.betas must be list, got 3"),
-        (["log.every=0"], "log.every must be positive"),
-        (["train.on_nan=maybe"], "train.on_nan must be one of stop, rollback"),
+        (["train.betas=3"], "train.betas must be two numbers in [0, 1), got 3"),
+        (["log.every=0"], "log.every must be an integer >= 1, got 0"),
+        (["train.on_nan=maybe"], "train.on_nan must be stop or rollback, got 'maybe'"),
+        (["experiment=ring"], "use +experiment=ring"),
+        (["+trian.steps=5000"], "unknown config key 'trian.steps' (did you mean 'train.steps'?)"),
+        (["train.foo=1"], "unknown config key 'train.foo'; valid: steps, batch_size"),
+        (["metrics.fid.k=5"], "to add a new key use +metrics.fid.k=..."),  # fid takes k; its YAML omits it
     ],
 )
 def test_bad_overrides_are_one_clear_line(overrides, message):
     with pytest.raises(GanError) as err:
         resolve(compose(overrides))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("preset", group_options("experiment"))
+def test_every_experiment_preset_sets_only_known_keys_to_valid_values(preset, tmp_path):
+    overrides = [f"+experiment={preset}"]
+    if OmegaConf.is_missing(compose(overrides).dataset, "path"):  # presets for a folder of images
+        overrides.append(f"dataset.path={tmp_path}")
+    components.check(resolve(compose(overrides)))
 
 
 def test_experiment_preset_overrides_groups_and_keys():
