@@ -22,6 +22,7 @@ from gan_cli.datasets.cache import cached_arrays
 from gan_cli.datasets.download import official_files, verify
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt
 
 MIRRORS = ["https://www.cs.toronto.edu/~kriz/"]
 ARCHIVE = {"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"}
@@ -110,7 +111,7 @@ def load_split(folder: Path, split: str, download: bool) -> dict[str, np.ndarray
 @DATASETS.register("cifar10")
 def cifar10(
     root: str,  # injected: the data directory (config key data.root)
-    resolution: int = 32,  # 32 is native; other sizes are resized with antialiasing
+    resolution: PositiveInt = 32,  # 32 is native; other sizes are resized with antialiasing
     download: bool = True,  # fetch the official tarball when it is missing
     split: str = "train",  # train (50k) or test (10k)
 ) -> Data:

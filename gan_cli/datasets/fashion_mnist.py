@@ -18,6 +18,7 @@ from gan_cli.datasets.download import official_files, verify
 from gan_cli.datasets.mnist import read_idx_pair
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt
 
 MIRRORS = [
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -63,7 +64,7 @@ def load_split(folder: Path, split: str, download: bool) -> dict[str, np.ndarray
 @DATASETS.register("fashion_mnist")
 def fashion_mnist(
     root: str,  # injected: the data directory (config key data.root)
-    resolution: int = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
+    resolution: PositiveInt = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
     download: bool = True,  # fetch the official files when they are missing
     split: str = "train",  # train (60k) or test (10k)
 ) -> Data:

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from gan_cli.datasets.base import Augment, Data
 from gan_cli.datasets.streaming import StreamingData, parallel_map
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt, Range
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +169,13 @@ def worker_count(workers: int, files: int) -> int:
 @DATASETS.register("image_folder")
 def image_folder(
     path: str,  # folder of images; two or more sub-folders become class labels
-    resolution: int = 64,  # side of the square images the model sees
-    channels: int = 3,  # 3 for RGB, 1 for grayscale
+    resolution: PositiveInt = 64,  # side of the square images the model sees
+    channels: Literal[1, 3] = 3,  # 3 for RGB, 1 for grayscale
     labels: str = "auto",  # auto: first-level sub-folders are classes; none: no labels
     crop: str = "center",  # center, or random: a random square, drawn anew each time
     flip: bool = False,  # mirror left-right at random, drawn anew each time
     in_memory: bool | str = "auto",  # true: decode once, keep on the device; false: stream; auto: by size
-    workers: int = -1,  # DataLoader worker processes decoding images; -1: one per CPU core (<= 8)
+    workers: Annotated[int, Range(min=-1)] = -1,  # DataLoader decoding processes; -1: one per core (<= 8)
 ) -> Data | StreamingData:
     folder = Path(path).expanduser()
     if not folder.is_dir():

@@ -17,6 +17,7 @@ from gan_cli.datasets.base import Data, from_uint8
 from gan_cli.datasets.download import UnwritableFolder, official_files
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def load_idx_pair(images_path: Path, labels_path: Path, description: str, resolu
 @DATASETS.register("mnist")
 def mnist(
     root: str,  # injected: the data directory (config key data.root)
-    resolution: int = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
+    resolution: PositiveInt = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
     download: bool = True,  # fetch the 60k training split when it is missing
     split: str = "auto",  # "auto": train if available else bundled test; "train"; "test"
 ) -> Data:

@@ -18,6 +18,7 @@ from gan_cli.datasets.mnist import mnist
 from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt
 
 
 def outline(digits: torch.Tensor) -> torch.Tensor:
@@ -37,7 +38,7 @@ def mnist_domains(
     root: str,  # injected: the data directory (config key data.root)
     domain: str = "edges",  # domain B: edges, rotated or inverted digits
     paired: bool = False,  # false: A and B from disjoint halves (CycleGAN, CoGAN); true: pairs (pix2pix)
-    resolution: int = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
+    resolution: PositiveInt = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
     download: bool = True,  # fetch the 60k training split when it is missing
     split: str = "auto",  # "auto": train if available else bundled test; "train"; "test"
 ) -> TwoDomainData:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ from gan_cli.datasets.image_folder import (
 from gan_cli.datasets.unpaired import TwoDomainData, domain_folder
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,8 @@ def paired(
     layout: str = "folders",  # folders: A/ and B/ with matching names; side_by_side: A|B in one image
     a: str = "A",  # domain A's sub-folder (layout=folders)
     b: str = "B",  # domain B's sub-folder (layout=folders)
-    resolution: int = 256,  # side of the square images the model sees
-    channels: int = 3,  # 3 for RGB, 1 for grayscale
+    resolution: PositiveInt = 256,  # side of the square images the model sees
+    channels: Literal[1, 3] = 3,  # 3 for RGB, 1 for grayscale
     crop: str = "center",  # center, or random: a random square per pair, drawn anew each time
     flip: bool = False,  # mirror pairs left-right at random, drawn anew each time
 ) -> TwoDomainData:

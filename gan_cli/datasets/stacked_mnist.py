@@ -14,6 +14,7 @@ import torch
 from gan_cli.datasets.base import Data
 from gan_cli.datasets.mnist import mnist
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt, Seed
 
 # Class names "000".."999" (the R, G, B digits): the stacked_modes metric recognises the data by them.
 CLASSES = tuple(f"{i:03d}" for i in range(1000))
@@ -22,9 +23,9 @@ CLASSES = tuple(f"{i:03d}" for i in range(1000))
 @DATASETS.register("stacked_mnist")
 def stacked_mnist(
     root: str,  # injected: the data directory (config key data.root)
-    n: int = 25_600,  # stacked samples drawn once (Metz et al. evaluate 25,600 samples)
-    seed: int = 0,  # the draw is fixed, independent of the training seed
-    resolution: int = 32,  # of each digit: 28 native, 32 pads by 2 pixels
+    n: PositiveInt = 25_600,  # stacked samples drawn once (Metz et al. evaluate 25,600 samples)
+    seed: Seed = 0,  # the draw is fixed, independent of the training seed
+    resolution: PositiveInt = 32,  # of each digit: 28 native, 32 pads by 2 pixels
     download: bool = True,  # fetch the 60k MNIST training split when it is missing
     split: str = "auto",  # the MNIST split drawn from: auto, train or test (as dataset mnist)
 ) -> Data:

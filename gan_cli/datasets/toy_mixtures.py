@@ -14,6 +14,7 @@ import torch
 
 from gan_cli.datasets.base import Data
 from gan_cli.registry import DATASETS
+from gan_cli.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Seed
 
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
@@ -42,19 +43,19 @@ def sample_mixture(centres: torch.Tensor, std: float, n: int, seed: int) -> Data
 
 @DATASETS.register("ring8")
 def ring8(
-    n: int = 50_000,  # points drawn once (with their mode labels)
-    radius: float = 2.0,  # circle radius
-    std: float = 0.02,  # std of each mode
-    seed: int = 0,  # the draw is fixed, independent of the training seed
+    n: PositiveInt = 50_000,  # points drawn once (with their mode labels)
+    radius: PositiveFloat = 2.0,  # circle radius
+    std: NonNegativeFloat = 0.02,  # std of each mode
+    seed: Seed = 0,  # the draw is fixed, independent of the training seed
 ) -> Data:
     return sample_mixture(ring_centres(8, radius), std, n, seed)
 
 
 @DATASETS.register("grid25")
 def grid25(
-    n: int = 50_000,  # points drawn once (with their mode labels)
-    spacing: float = 2.0,  # distance between neighbouring modes
-    std: float = 0.05,  # std of each mode
-    seed: int = 0,  # the draw is fixed, independent of the training seed
+    n: PositiveInt = 50_000,  # points drawn once (with their mode labels)
+    spacing: PositiveFloat = 2.0,  # distance between neighbouring modes
+    std: NonNegativeFloat = 0.05,  # std of each mode
+    seed: Seed = 0,  # the draw is fixed, independent of the training seed
 ) -> Data:
     return sample_mixture(grid_centres(5, spacing), std, n, seed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -21,6 +22,7 @@ from gan_cli.datasets.base import Batch, Batches, Data
 from gan_cli.datasets.image_folder import image_folder
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
+from gan_cli.schema import PositiveInt
 
 
 @dataclass
@@ -100,8 +102,8 @@ def unpaired(
     path: str,  # folder holding one sub-folder of images per domain
     a: str = "A",  # domain A's sub-folder (CycleGAN's datasets: trainA)
     b: str = "B",  # domain B's sub-folder (trainB)
-    resolution: int = 256,  # side of the square images the model sees
-    channels: int = 3,  # 3 for RGB, 1 for grayscale
+    resolution: PositiveInt = 256,  # side of the square images the model sees
+    channels: Literal[1, 3] = 3,  # 3 for RGB, 1 for grayscale
     crop: str = "center",  # center, or random: a random square, drawn anew each time (286 -> 256 jitter)
     flip: bool = False,  # mirror left-right at random, drawn anew each time
 ) -> TwoDomainData:

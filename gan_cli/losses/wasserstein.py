@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gan_cli.losses.base import Loss
 from gan_cli.registry import LOSSES
+from gan_cli.schema import PositiveFloat
 from gan_cli.tricks.weight_clipping import WeightClipping
 
 
@@ -26,7 +27,7 @@ class WassersteinObjective(Loss):
 
 @LOSSES.register("wasserstein")
 class Wasserstein(WassersteinObjective):
-    def __init__(self, clip: float = 0.01):  # critic weights are clamped to [-clip, clip]
+    def __init__(self, clip: PositiveFloat = 0.01):  # critic weights are clamped to [-clip, clip]
         self.clip = clip
 
     def implied_tricks(self) -> list:

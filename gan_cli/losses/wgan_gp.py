@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from gan_cli.losses.wasserstein import WassersteinObjective
 from gan_cli.registry import LOSSES
+from gan_cli.schema import NonNegativeFloat
 from gan_cli.tricks.gradient_penalty import GradientPenalty
 
 
 @LOSSES.register("wgan_gp")
 class WGANGP(WassersteinObjective):
-    def __init__(self, gp_weight: float = 10.0):  # lambda of the gradient penalty
+    def __init__(self, gp_weight: NonNegativeFloat = 10.0):  # lambda of the gradient penalty
         self.gp_weight = gp_weight
 
     def implied_tricks(self) -> list:

@@ -19,6 +19,7 @@ from gan_cli.metrics.classifier import ClassifierExtractor
 from gan_cli.metrics.features import extractor
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
+from gan_cli.schema import NonNegativeFloat
 
 
 @METRICS.register("class_modes")
@@ -26,7 +27,7 @@ class ClassModes(Metric):
     def __init__(
         self,
         root: str,  # injected: the data directory (classifier cache)
-        min_share: float = 0.1,  # covered: at least this fraction of the uniform share of samples
+        min_share: NonNegativeFloat = 0.1,  # covered: at least this fraction of the uniform share of samples
     ):
         self.root = root
         self.min_share = min_share

@@ -20,6 +20,7 @@ from gan_cli.metrics.kid import kernel_distance
 from gan_cli.metrics.precision_recall import precision_recall
 from gan_cli.metrics.reference import reference
 from gan_cli.registry import METRICS
+from gan_cli.schema import AtLeastTwo, PositiveInt
 
 
 @METRICS.register("fid")
@@ -29,10 +30,10 @@ class FeatureDistances(Metric):
         root: str,  # injected: the data directory, where classifiers and reference statistics are cached
         features: str = "classifier",  # classifier (trained on the dataset's labels) or inception
         weights: str | None = None,  # inception weights file; default: torch.hub's cache
-        reference_n: int = 50_000,  # real images in the reference statistics (a seeded subset)
-        kid_subsets: int = 100,  # KID: random subsets averaged (Bińkowski et al.)
-        kid_subset_size: int = 1000,  # KID: samples per subset
-        k: int = 3,  # precision/recall: k-th nearest neighbour sets the radius (Kynkäänniemi et al.)
+        reference_n: PositiveInt = 50_000,  # real images in the reference statistics (a seeded subset)
+        kid_subsets: PositiveInt = 100,  # KID: random subsets averaged (Bińkowski et al.)
+        kid_subset_size: AtLeastTwo = 1000,  # KID: samples per subset
+        k: PositiveInt = 3,  # precision/recall: k-th nearest neighbour sets the radius (Kynkäänniemi et al.)
     ):
         self.root = root
         self.kind = features

@@ -15,6 +15,7 @@ from gan_cli.datasets.base import Data
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.features import image_extractor
 from gan_cli.registry import METRICS
+from gan_cli.schema import PositiveInt
 
 
 def inception_score(probabilities: torch.Tensor, splits: int = 10) -> tuple[float, float]:
@@ -35,7 +36,7 @@ class InceptionScore(Metric):
         root: str,  # injected: the data directory (classifier cache)
         features: str = "inception",  # inception (the paper) or classifier
         weights: str | None = None,  # inception weights file; default: torch.hub's cache
-        splits: int = 10,  # parts the samples are scored in (the paper: 10)
+        splits: PositiveInt = 10,  # parts the samples are scored in (the paper: 10)
     ):
         self.root = root
         self.kind = features

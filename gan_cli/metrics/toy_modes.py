@@ -15,14 +15,15 @@ from gan_cli.datasets.base import Data
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
+from gan_cli.schema import PositiveFloat, Probability
 
 
 @METRICS.register("toy_modes")
 class ToyModes(Metric):
     def __init__(
         self,
-        radius_std: float = 3.0,  # high quality: within this many stds of a centre
-        min_fraction: float = 20 / 2500,  # a mode is covered by this share of HQ samples
+        radius_std: PositiveFloat = 3.0,  # high quality: within this many stds of a centre
+        min_fraction: Probability = 20 / 2500,  # a mode is covered by this share of HQ samples
     ):
         self.radius_std = radius_std
         self.min_fraction = min_fraction

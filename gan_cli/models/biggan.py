@@ -31,6 +31,7 @@ from gan_cli.models.sagan import (
     residual_steps,
 )
 from gan_cli.registry import MODELS
+from gan_cli.schema import NonNegativeInt, PositiveInt
 
 
 class _Generator(ResidualGenerator):
@@ -62,12 +63,12 @@ class BigGAN(ConditionalGAN):
         data_shape: tuple[int, ...],  # injected: (channels, size, size)
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees
         num_classes: int = 0,  # injected: the dataset's classes (0: unlabelled)
-        z_dim: int = 120,  # latent size, split evenly over the G blocks + 1 (the paper: 120 at 128x128)
-        shared_dim: int = 128,  # size of the shared class embedding
-        g_channels: int = 64,  # G's width at full resolution, multiplied towards 4x4 (the paper: 96)
-        d_channels: int = 64,  # D's width after its first block, multiplied towards 4x4 (the paper: 96)
-        max_multiplier: int = 4,  # cap of the width multiplier (the paper at 128x128: 16)
-        attention_resolution: int = 16,  # feature-map side where G and D attend (0: nowhere; paper: 64)
+        z_dim: PositiveInt = 120,  # latent size, split evenly over the G blocks + 1 (the paper: 120 at 128x128)
+        shared_dim: PositiveInt = 128,  # size of the shared class embedding
+        g_channels: PositiveInt = 64,  # G's width at full resolution, multiplied towards 4x4 (the paper: 96)
+        d_channels: PositiveInt = 64,  # D's width after its first block, multiplied towards 4x4 (the paper: 96)
+        max_multiplier: PositiveInt = 4,  # cap of the width multiplier (the paper at 128x128: 16)
+        attention_resolution: NonNegativeInt = 16,  # feature-map side where G and D attend (0: nowhere; paper: 64)
         conditional: bool = False,  # shared-embedding conditional BN in G, projection D; needs labels
     ):
         super().__init__()

@@ -23,6 +23,7 @@ from gan_cli.models.base import GAN, Discriminator, init_dcgan_weights
 from gan_cli.models.dcgan import DCGAN
 from gan_cli.models.image_to_image import TwoDomainStep
 from gan_cli.registry import MODELS
+from gan_cli.schema import PositiveInt
 
 MAX_PAIRS_PER_ROW = 8
 
@@ -96,9 +97,9 @@ class CoGAN(GAN):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
-        z_dim: int = 100,  # latent size, one z per pair
-        g_channels: int = 64,  # G feature maps at the last hidden layer (DCGAN's)
-        d_channels: int = 64,  # D feature maps at the first layer (DCGAN's)
+        z_dim: PositiveInt = 100,  # latent size, one z per pair
+        g_channels: PositiveInt = 64,  # G feature maps at the last hidden layer (DCGAN's)
+        d_channels: PositiveInt = 64,  # D feature maps at the first layer (DCGAN's)
         d_norm: str = "batch",  # "batch" or "none" (for gradient penalties)
     ):
         super().__init__()

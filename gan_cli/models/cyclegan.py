@@ -33,6 +33,7 @@ from gan_cli.models.image_to_image import (
     norm_layer,
 )
 from gan_cli.registry import MODELS
+from gan_cli.schema import NonNegativeFloat, NonNegativeInt, PositiveInt
 
 GENERATORS = ("resnet", "unet")
 
@@ -104,15 +105,15 @@ class CycleGAN(Translator):
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
         generator: str = "resnet",  # "resnet" (the paper) or "unet"
-        g_channels: int = 64,  # G feature maps after the stem (doubled per downsampling)
-        g_blocks: int = 9,  # residual blocks (the paper: 9 at 256×256, 6 at 128×128)
-        g_downsamplings: int = 2,  # stride-2 stages of the ResNet G; U-Net: halvings (log2 size for 1×1)
-        d_channels: int = 64,  # PatchGAN feature maps at its first layer
-        d_layers: int = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
+        g_channels: PositiveInt = 64,  # G feature maps after the stem (doubled per downsampling)
+        g_blocks: NonNegativeInt = 9,  # residual blocks (the paper: 9 at 256×256, 6 at 128×128)
+        g_downsamplings: NonNegativeInt = 2,  # stride-2 stages of the ResNet G; U-Net: halvings (log2 size for 1×1)
+        d_channels: PositiveInt = 64,  # PatchGAN feature maps at its first layer
+        d_layers: NonNegativeInt = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
         norm: str = "instance",  # "instance" (the paper) or "batch"
-        cycle_weight: float = 10.0,  # λ of the cycle-consistency L1
-        identity_weight: float = 0.5,  # identity L1 weight, as a multiple of λ (0 turns it off)
-        pool_size: int = 50,  # past fakes each D is trained on (0: only the current ones)
+        cycle_weight: NonNegativeFloat = 10.0,  # λ of the cycle-consistency L1
+        identity_weight: NonNegativeFloat = 0.5,  # identity L1 weight, as a multiple of λ (0 turns it off)
+        pool_size: NonNegativeInt = 50,  # past fakes each D is trained on (0: only the current ones)
     ):
         super().__init__()
         if generator not in GENERATORS:

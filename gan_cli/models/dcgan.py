@@ -24,6 +24,7 @@ from gan_cli.errors import GanError
 from gan_cli.models.base import init_dcgan_weights
 from gan_cli.models.conditioning import ConditionalGAN, LabelledDiscriminator, label_input
 from gan_cli.registry import MODELS
+from gan_cli.schema import PositiveInt
 
 D_NORMS = {"batch": nn.BatchNorm2d, "none": None}
 # ganhacks' "avoid sparse gradients": LeakyReLU in G, average pooling instead of strides in D.
@@ -38,9 +39,9 @@ class DCGAN(ConditionalGAN):
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (PacGAN packs channels)
         num_classes: int = 0,  # injected: the dataset's classes (0: unlabelled)
-        z_dim: int = 100,  # latent size
-        g_channels: int = 64,  # G feature maps at the last hidden layer, doubled per step down
-        d_channels: int = 64,  # D feature maps at the first layer, doubled per step down
+        z_dim: PositiveInt = 100,  # latent size
+        g_channels: PositiveInt = 64,  # G feature maps at the last hidden layer, doubled per step down
+        d_channels: PositiveInt = 64,  # D feature maps at the first layer, doubled per step down
         d_norm: str = "batch",  # "batch" (the paper) or "none" (for gradient penalties)
         g_activation: str = "relu",  # "relu" (the paper) or "leaky_relu"
         d_downsample: str = "strided",  # "strided" convs (the paper) or "avgpool" (conv + 2x2 average)

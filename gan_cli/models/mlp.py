@@ -17,6 +17,7 @@ from torch import nn
 
 from gan_cli.models.conditioning import ConditionalGAN, LabelledDiscriminator, label_input
 from gan_cli.registry import MODELS
+from gan_cli.schema import PositiveInt
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module], batch_norm: bool = False) -> list[nn.Module]:
@@ -39,9 +40,9 @@ class MLPGAN(ConditionalGAN):
         data_shape: tuple[int, ...],  # injected: what G makes
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (default data_shape)
         num_classes: int = 0,  # injected: the dataset's classes (0: unlabelled)
-        z_dim: int = 64,  # latent size
-        hidden: int = 256,  # width of every hidden layer (G and D)
-        depth: int = 3,  # hidden layers per network
+        z_dim: PositiveInt = 64,  # latent size
+        hidden: PositiveInt = 256,  # width of every hidden layer (G and D)
+        depth: PositiveInt = 3,  # hidden layers per network
         g_batch_norm: bool = False,  # batch norm in G's hidden layers (the VEEGAN/PacGAN 2-D setup)
         conditional: bool = False,  # class-conditional G and D (Mirza & Osindero 2014); needs labels
         conditioning: str = "concat",  # how D reads the label: concat (the paper), projection, auxiliary

@@ -31,6 +31,7 @@ from gan_cli.models.image_to_image import (
     norm_layer,
 )
 from gan_cli.registry import MODELS
+from gan_cli.schema import Fraction, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 
 class ConditionalStep(TwoDomainStep):
@@ -68,13 +69,13 @@ class Pix2Pix(Translator):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
-        g_channels: int = 64,  # U-Net feature maps at its first layer (doubled per level up to 8×)
-        g_depth: int = 8,  # U-Net halvings: log2 of the image side reaches 1×1 (8 at 256×256)
-        dropout: float = 0.5,  # in the three innermost decoder layers, in training and at test time
-        d_channels: int = 64,  # PatchGAN feature maps at its first layer
-        d_layers: int = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
+        g_channels: PositiveInt = 64,  # U-Net feature maps at its first layer (doubled per level up to 8×)
+        g_depth: PositiveInt = 8,  # U-Net halvings: log2 of the image side reaches 1×1 (8 at 256×256)
+        dropout: Fraction = 0.5,  # in the three innermost decoder layers, in training and at test time
+        d_channels: PositiveInt = 64,  # PatchGAN feature maps at its first layer
+        d_layers: NonNegativeInt = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
         norm: str = "instance",  # "instance" (batch norm at the paper's batch size 1) or "batch"
-        l1_weight: float = 100.0,  # λ of the L1 term
+        l1_weight: NonNegativeFloat = 100.0,  # λ of the L1 term
     ):
         super().__init__()
         if not 0.0 <= dropout < 1.0:

@@ -38,6 +38,7 @@ from gan_cli.models.equalized import (
     upsample,
 )
 from gan_cli.registry import MODELS
+from gan_cli.schema import PositiveInt
 from gan_cli.steps import AdversarialStep
 from gan_cli.tricks.minibatch_stddev import MinibatchStddevLayer
 
@@ -209,13 +210,13 @@ class ProGAN(GAN):
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (PacGAN packs channels)
-        z_dim: int = 512,  # latent size
-        channel_base: int = 16384,  # feature maps at resolution r: channel_base / r ...
-        channel_max: int = 512,  # ... at most this many
-        fade_images: int = 800_000,  # real images over which a new level fades in (α 0 -> 1)
-        stable_images: int = 800_000,  # real images trained at a level once faded in (and at 4×4)
-        batch_sizes: tuple[int, ...] = (),  # batch per level from 4×4 up (missing: train.batch_size)
-        group_size: int = 4,  # minibatch stddev group
+        z_dim: PositiveInt = 512,  # latent size
+        channel_base: PositiveInt = 16384,  # feature maps at resolution r: channel_base / r ...
+        channel_max: PositiveInt = 512,  # ... at most this many
+        fade_images: PositiveInt = 800_000,  # real images over which a new level fades in (α 0 -> 1)
+        stable_images: PositiveInt = 800_000,  # real images trained at a level once faded in (and at 4×4)
+        batch_sizes: tuple[PositiveInt, ...] = (),  # batch per level from 4×4 up (missing: train.batch_size)
+        group_size: PositiveInt = 4,  # minibatch stddev group
     ):
         super().__init__()
         widths = level_widths(data_shape, channel_base, channel_max, "progan")

@@ -33,6 +33,7 @@ from gan_cli.models.conditioning import (
     one_hot,
 )
 from gan_cli.registry import MODELS
+from gan_cli.schema import NonNegativeInt, PositiveInt
 
 
 def residual_steps(family: str, data_shape: tuple[int, ...], attention_resolution: int) -> int:
@@ -200,11 +201,11 @@ class SAGAN(ConditionalGAN):
         data_shape: tuple[int, ...],  # injected: (channels, size, size)
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees
         num_classes: int = 0,  # injected: the dataset's classes (0: unlabelled)
-        z_dim: int = 128,  # latent size
-        g_channels: int = 64,  # G's width at full resolution, multiplied towards 4x4
-        d_channels: int = 64,  # D's width after its first block, multiplied towards 4x4
-        max_multiplier: int = 4,  # cap of the width multiplier (BigGAN-128: 16)
-        attention_resolution: int = 16,  # feature-map side where G and D attend (0: nowhere)
+        z_dim: PositiveInt = 128,  # latent size
+        g_channels: PositiveInt = 64,  # G's width at full resolution, multiplied towards 4x4
+        d_channels: PositiveInt = 64,  # D's width after its first block, multiplied towards 4x4
+        max_multiplier: PositiveInt = 4,  # cap of the width multiplier (BigGAN-128: 16)
+        attention_resolution: NonNegativeInt = 16,  # feature-map side where G and D attend (0: nowhere)
         conditional: bool = False,  # conditional BN in G and projection D; needs labels
     ):
         super().__init__()

@@ -32,6 +32,7 @@ from gan_cli.models.base import GAN
 from gan_cli.models.equalized import LEAKY_GAIN, EqualizedLinear, leaky_relu, pixel_norm
 from gan_cli.models.progan import ProgressiveDiscriminator, level_widths
 from gan_cli.registry import MODELS
+from gan_cli.schema import Fraction, PositiveFloat, PositiveInt, Probability
 
 STYLES = ("adain", "modulated", "demodulated")
 COARSE_LEVELS = 2  # the paper's "coarse" styles: resolutions 4×4 and 8×8 (what --mix takes from the rows)
@@ -191,16 +192,16 @@ class StyleGAN(GAN):
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
         d_input_shape: tuple[int, ...] | None = None,  # injected: what D sees (PacGAN packs channels)
-        z_dim: int = 512,  # latent size
-        w_dim: int = 512,  # intermediate latent (style) size
-        mapping_layers: int = 8,  # depth of the mapping network
-        mapping_lr_mul: float = 0.01,  # learning-rate multiplier of the mapping network
-        channel_base: int = 16384,  # feature maps at resolution r: channel_base / r ...
-        channel_max: int = 512,  # ... at most this many
+        z_dim: PositiveInt = 512,  # latent size
+        w_dim: PositiveInt = 512,  # intermediate latent (style) size
+        mapping_layers: PositiveInt = 8,  # depth of the mapping network
+        mapping_lr_mul: PositiveFloat = 0.01,  # learning-rate multiplier of the mapping network
+        channel_base: PositiveInt = 16384,  # feature maps at resolution r: channel_base / r ...
+        channel_max: PositiveInt = 512,  # ... at most this many
         style: str = "adain",  # adain (StyleGAN), modulated or demodulated (StyleGAN2) convolutions
-        mixing_prob: float = 0.9,  # share of training samples with mixed styles
-        w_avg_beta: float = 0.995,  # decay of the tracked mean w
-        group_size: int = 4,  # D's minibatch stddev group
+        mixing_prob: Probability = 0.9,  # share of training samples with mixed styles
+        w_avg_beta: Fraction = 0.995,  # decay of the tracked mean w
+        group_size: PositiveInt = 4,  # D's minibatch stddev group
     ):
         super().__init__()
         widths = level_widths(data_shape, channel_base, channel_max, "stylegan")

@@ -15,6 +15,7 @@ import torch
 from gan_cli import checkpoint
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import Fraction, NonNegativeInt
 from gan_cli.tricks.base import Trick
 
 
@@ -24,8 +25,8 @@ class EMA(Trick):
 
     def __init__(
         self,
-        decay: float = 0.999,  # ema = decay * ema + (1 - decay) * G after every G update
-        start_step: int = 0,  # before this step the average just copies G (skips the random init)
+        decay: Fraction = 0.999,  # ema = decay * ema + (1 - decay) * G after every G update
+        start_step: NonNegativeInt = 0,  # before this step the average just copies G (skips the random init)
     ):
         if not 0.0 <= decay < 1.0:
             raise GanError(f"ema.decay must be in [0, 1), got {decay}")

@@ -13,12 +13,13 @@ import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
 
 
 @TRICKS.register("experience_replay")
 class ExperienceReplay(Trick):
-    def __init__(self, size: int = 50):  # fakes kept (CycleGAN's pool of 50)
+    def __init__(self, size: PositiveInt = 50):  # fakes kept (CycleGAN's pool of 50)
         if size < 1:
             raise GanError(f"experience_replay.size must be at least 1, got {size}")
         self.size = size

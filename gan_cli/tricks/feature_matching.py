@@ -12,6 +12,7 @@ import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import PositiveFloat
 from gan_cli.tricks.base import Trick
 
 
@@ -19,7 +20,7 @@ from gan_cli.tricks.base import Trick
 class FeatureMatching(Trick):
     def __init__(
         self,
-        weight: float = 1.0,  # weight of the feature loss in G's loss
+        weight: PositiveFloat = 1.0,  # weight of the feature loss in G's loss
         replace: bool = True,  # drop G's adversarial loss, as in the paper
     ):
         if weight <= 0:

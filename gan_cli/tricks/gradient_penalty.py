@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from gan_cli.registry import TRICKS
+from gan_cli.schema import NonNegativeFloat
 from gan_cli.tricks.base import Trick
 from gan_cli.tricks.input_gradients import input_gradients, refuse_batch_norm
 
@@ -18,8 +19,8 @@ from gan_cli.tricks.input_gradients import input_gradients, refuse_batch_norm
 class GradientPenalty(Trick):
     def __init__(
         self,
-        weight: float = 10.0,  # lambda
-        center: float = 1.0,  # target gradient norm
+        weight: NonNegativeFloat = 10.0,  # lambda
+        center: NonNegativeFloat = 1.0,  # target gradient norm
     ):
         self.weight = weight
         self.center = center

@@ -12,6 +12,7 @@ import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import NonNegativeFloat, PositiveInt
 from gan_cli.tricks.base import Trick
 
 
@@ -19,8 +20,8 @@ from gan_cli.tricks.base import Trick
 class InstanceNoise(Trick):
     def __init__(
         self,
-        std: float = 0.1,  # noise std at step 0
-        anneal_steps: int = 2000,  # std falls linearly to 0 by this step
+        std: NonNegativeFloat = 0.1,  # noise std at step 0
+        anneal_steps: PositiveInt = 2000,  # std falls linearly to 0 by this step
     ):
         if std < 0 or anneal_steps < 1:
             raise GanError("instance_noise needs std >= 0 and anneal_steps >= 1")

@@ -7,18 +7,23 @@ replace D's real target 1 with e.g. 0.9 so D cannot grow over-confident; fake ta
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import Range
 from gan_cli.tricks.base import Trick
+
+RealTarget = Annotated[float, Range(0, 1, min_open=True)]  # at 0 real and fake targets would agree
 
 
 @TRICKS.register("label_smoothing")
 class LabelSmoothing(Trick):
     needs_targets = True
 
-    def __init__(self, real: float = 0.9):  # D's target for real samples
+    def __init__(self, real: RealTarget = 0.9):  # D's target for real samples
         if not 0.0 < real <= 1.0:
             raise GanError(f"label_smoothing.real must be in (0, 1], got {real}")
         self.real = real

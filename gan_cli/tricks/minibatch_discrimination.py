@@ -16,6 +16,7 @@ from torch import nn
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
 from gan_cli.tricks.layers import single_layer_head
 
@@ -47,8 +48,8 @@ class MinibatchDiscrimination(Trick):
 
     def __init__(
         self,
-        num_kernels: int = 16,  # B: closeness features per sample
-        kernel_dim: int = 8,  # C: size of each kernel's projection
+        num_kernels: PositiveInt = 16,  # B: closeness features per sample
+        kernel_dim: PositiveInt = 8,  # C: size of each kernel's projection
     ):
         if num_kernels < 1 or kernel_dim < 1:
             raise GanError(

@@ -15,6 +15,7 @@ from torch import nn
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import AtLeastTwo
 from gan_cli.tricks.base import Trick
 from gan_cli.tricks.layers import single_layer_head
 
@@ -41,7 +42,7 @@ class MinibatchStddevLayer(nn.Module):
 class MinibatchStddev(Trick):
     order = -20  # rebuild D's head before tricks that wrap its layers (spectral norm)
 
-    def __init__(self, group_size: int = 4):  # samples per group (the batch must split into groups)
+    def __init__(self, group_size: AtLeastTwo = 4):  # samples per group (the batch must split into groups)
         if group_size < 2:
             raise GanError(f"minibatch_stddev.group_size must be at least 2, got {group_size}")
         self.group_size = group_size

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
 
 
 @TRICKS.register("n_critic")
 class NCritic(Trick):
-    def __init__(self, n: int = 5):  # D updates per G update
+    def __init__(self, n: PositiveInt = 5):  # D updates per G update
         if n < 1:
             raise GanError(f"n_critic.n must be at least 1, got {n}")
         self.d_steps = n

@@ -12,11 +12,16 @@ logits always pay); ganhacks' range allows it, ``real_high=1.0`` keeps the objec
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import NonNegativeFloat, Range
 from gan_cli.tricks.base import Trick
+
+FlipProbability = Annotated[float, Range(0, 0.5, max_open=True)]  # at 0.5 the targets say nothing
 
 
 @TRICKS.register("noisy_labels")
@@ -25,10 +30,10 @@ class NoisyLabels(Trick):
 
     def __init__(
         self,
-        real_low: float = 0.7,  # real targets are drawn from U(real_low, real_high)
-        real_high: float = 1.2,
-        fake_high: float = 0.3,  # fake targets are drawn from U(0, fake_high)
-        flip: float = 0.05,  # probability that a sample's target is the other class's
+        real_low: NonNegativeFloat = 0.7,  # real targets are drawn from U(real_low, real_high)
+        real_high: NonNegativeFloat = 1.2,
+        fake_high: NonNegativeFloat = 0.3,  # fake targets are drawn from U(0, fake_high)
+        flip: FlipProbability = 0.05,  # probability that a sample's target is the other class's
     ):
         if not 0.0 <= fake_high <= real_low <= real_high:
             raise GanError(

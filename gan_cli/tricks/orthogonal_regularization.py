@@ -12,13 +12,14 @@ import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import NonNegativeFloat
 from gan_cli.tricks.base import Trick
 from gan_cli.tricks.layers import weight_layers, weight_matrix
 
 
 @TRICKS.register("orthogonal_regularization")
 class OrthogonalRegularization(Trick):
-    def __init__(self, beta: float = 1e-4):  # penalty weight (BigGAN's G_ortho)
+    def __init__(self, beta: NonNegativeFloat = 1e-4):  # penalty weight (BigGAN's G_ortho)
         if beta < 0:
             raise GanError(f"orthogonal_regularization.beta must be >= 0, got {beta}")
         self.beta = beta

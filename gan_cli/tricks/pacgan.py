@@ -12,6 +12,7 @@ import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import AtLeastTwo
 from gan_cli.tricks.base import Trick
 
 
@@ -19,7 +20,7 @@ from gan_cli.tricks.base import Trick
 class PacGAN(Trick):
     order = 100  # pack last, after every trick that changes samples one by one (augmentation)
 
-    def __init__(self, m: int = 2):  # samples per pack (the paper's PacGAN2 to PacGAN4)
+    def __init__(self, m: AtLeastTwo = 2):  # samples per pack (the paper's PacGAN2 to PacGAN4)
         if m < 2:
             raise GanError(f"pacgan.m must be at least 2, got {m}")
         self.m = m

@@ -13,6 +13,7 @@ import torch
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import NonNegativeFloat, PositiveInt
 from gan_cli.tricks.base import Trick
 from gan_cli.tricks.input_gradients import input_gradients, refuse_batch_norm
 
@@ -24,8 +25,8 @@ class R1(Trick):
 
     def __init__(
         self,
-        gamma: float = 10.0,  # penalty weight (the paper's gamma)
-        every: int = 1,  # apply on every k-th training step (all its D updates), scaled by k
+        gamma: NonNegativeFloat = 10.0,  # penalty weight (the paper's gamma)
+        every: PositiveInt = 1,  # apply on every k-th training step (all its D updates), scaled by k
     ):
         if gamma < 0 or every < 1:
             raise GanError(f"{self.name} needs gamma >= 0 and every >= 1, got {gamma} and {every}")

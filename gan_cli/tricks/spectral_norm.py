@@ -14,6 +14,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
 from gan_cli.tricks.layers import weight_layers
 
@@ -27,7 +28,7 @@ class SpectralNorm(Trick):
     def __init__(
         self,
         generator: bool = False,  # normalise G's layers as well (SAGAN)
-        power_iterations: int = 1,  # power-iteration steps per training forward pass
+        power_iterations: PositiveInt = 1,  # power-iteration steps per training forward pass
     ):
         if power_iterations < 1:
             raise GanError(f"spectral_norm.power_iterations must be at least 1, got {power_iterations}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import PositiveFloat
 from gan_cli.tricks.base import Trick
 
 
@@ -17,8 +18,8 @@ from gan_cli.tricks.base import Trick
 class TTUR(Trick):
     def __init__(
         self,
-        g_lr: float = 1e-4,  # G's learning rate
-        d_lr: float = 4e-4,  # D's learning rate (faster, so D stays near its optimum)
+        g_lr: PositiveFloat = 1e-4,  # G's learning rate
+        d_lr: PositiveFloat = 4e-4,  # D's learning rate (faster, so D stays near its optimum)
     ):
         if g_lr <= 0 or d_lr <= 0:
             raise GanError(f"ttur learning rates must be positive, got g_lr={g_lr}, d_lr={d_lr}")

@@ -25,6 +25,7 @@ from torch.func import functional_call
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import NonNegativeInt, PositiveFloat
 from gan_cli.tricks.base import Trick
 
 
@@ -44,8 +45,8 @@ class LookAheadDiscriminator(nn.Module):
 class Unrolled(Trick):
     def __init__(
         self,
-        k: int = 5,  # look-ahead D updates (the paper uses 1 to 10; 0 scores with D as it is)
-        lr: float = 0.1,  # SGD learning rate of the look-ahead updates
+        k: NonNegativeInt = 5,  # look-ahead D updates (the paper uses 1 to 10; 0 scores with D as it is)
+        lr: PositiveFloat = 0.1,  # SGD learning rate of the look-ahead updates
     ):
         if k < 0:
             raise GanError(f"unrolled.k must be >= 0, got {k}")

@@ -23,6 +23,7 @@ from torch import nn
 
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
+from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
 
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -102,7 +103,7 @@ class VirtualBatchNormTrick(Trick):
 
     def __init__(
         self,
-        reference_size: int = 64,  # examples in the fixed reference batch
+        reference_size: PositiveInt = 64,  # examples in the fixed reference batch
         in_discriminator: bool = False,  # also replace D's batch norms (the paper does G only)
     ):
         if reference_size < 1:
