@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import os
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -258,24 +256,11 @@ def validate(
 ) -> int:
     """Compose, resolve and check every job's config; returns the number of jobs."""
     from gan_cli import components
+    from gan_cli.train_task import branch_state
 
     jobs = job_overrides(overrides, multirun)
     for job in jobs:
-        components.check(resolve(compose(job, extra_dirs, config_name)))
+        cfg = resolve(compose(job, extra_dirs, config_name))
+        components.check(cfg)
+        branch_state(cfg)  # resume=CKPT: fits this config and has steps left
     return len(jobs)
-
-
-def fresh_run_dir(root: Path) -> Path:
-    """``root/<date>/<time>``, suffixed -1, -2, ... when that folder exists, so two runs started
-    in the same second never share (and overwrite) a folder. Raises ``GanError`` when it could
-    not be created (checked here, before Hydra tries)."""
-    now = datetime.now()
-    base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
-    candidate, n = base, 0
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    existing = next(p for p in candidate.absolute().parents if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise GanError(f"cannot create the run folder {candidate}: {existing} is not a writable folder")
-    return candidate

@@ -41,4 +41,3 @@ def atomic_write(path: Path, suffix: str = ".tmp") -> Iterator[BinaryIO]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-

@@ -247,6 +247,10 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         save_checkpoint(steps, periodic=False, finished=True)
     log.info(
         "done: steps %d to %d (%d this time) in %.1fs; run folder %s",
-        start, steps, steps - start, time.perf_counter() - t0, run_dir,
+        start,
+        steps,
+        steps - start,
+        time.perf_counter() - t0,
+        run_dir,
     )
     return record

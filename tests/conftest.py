@@ -126,3 +126,32 @@ def tiny_dcgan(**params):
     return MODELS.build(
         {"name": "dcgan", "z_dim": 4, "g_channels": 4, "d_channels": 4, **params}, data_shape=(1, 16, 16)
     )
+
+
+class Outcome:
+    """What one in-process ``gan`` command did: exit code and its stdout/stderr."""
+
+    def __init__(self, exit_code: int, out: str, err: str):
+        self.exit_code, self.out, self.err = exit_code, out, err
+        self.output = out + err
+
+
+@pytest.fixture
+def gan(capsys, monkeypatch):
+    """``gan(*args)`` runs the ``gan`` program's entry point in this process, exactly as the
+    console script does (error handling included), and returns its ``Outcome``."""
+    from gan_cli import cli
+
+    def run(*args: str) -> Outcome:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["gan", *args])
+        monkeypatch.setenv("COLUMNS", "200")
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return run

@@ -28,7 +28,18 @@ print(len(names))
 def unpacked_wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
         check=True,
         capture_output=True,
     )
@@ -40,7 +51,9 @@ def unpacked_wheel(tmp_path_factory):
 
 def source_modules() -> set[str]:
     """Every module of the source tree, as a wheel path."""
-    return {str(p.relative_to(REPO)) for p in (REPO / "gan_cli").rglob("*.py") if "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(REPO)) for p in (REPO / "gan_cli").rglob("*.py") if "__pycache__" not in p.parts
+    }
 
 
 @pytest.mark.slow
@@ -58,7 +71,11 @@ def test_the_wheel_holds_every_module_conf_and_asset(unpacked_wheel):
 def test_every_module_imports_from_the_unpacked_wheel_alone(unpacked_wheel, tmp_path):
     _, site = unpacked_wheel
     result = subprocess.run(
-        [sys.executable, "-c", IMPORT_ALL], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
+        [sys.executable, "-c", IMPORT_ALL],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     location, count = result.stdout.split()
@@ -71,7 +88,11 @@ def test_the_installed_package_finds_its_config_tree(unpacked_wheel, tmp_path):
     _, site = unpacked_wheel
     probe = "from gan_cli.config import config_dir, compose; print(config_dir()); print(compose([])['model']['name'])"
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(site / "gan_cli" / "conf"), "dcgan"]

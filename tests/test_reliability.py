@@ -231,3 +231,23 @@ def test_kill_9_while_writing_never_leaves_a_broken_checkpoint(tmp_path):
         proc.kill()
         proc.wait()
         assert checkpoint.load(path)["step"] >= 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_start_up_is_one_line_and_exit_130(tmp_path):
+    """Imports, config checks, data loading, model building: wherever Ctrl-C lands."""
+    for delay in (0.8, 1.6, 2.4, 3.2, 4.0):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gan_cli", "train", "train.steps=100000", *TINY_CLI],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (delay, err)
+        assert "Traceback" not in out + err, (delay, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and ("interrupted" in lines[0] or "SIGINT at step" in lines[0]), (delay, err)
