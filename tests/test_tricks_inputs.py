@@ -191,7 +191,7 @@ def test_pacgan_runs_a_training_step_and_refuses_batches_it_cannot_pack():
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()) if a.dim() > 1)
     with pytest.raises(GanError, match="train.batch_size must be a multiple of 2, got a batch of 5"):
         run_steps(model, TrickSet([trick("pacgan", m=2)]), batch_size=5)
-    with pytest.raises(GanError, match="at least 2"):
+    with pytest.raises(GanError, match="m must be an integer >= 2"):
         trick("pacgan", m=1)
 
 

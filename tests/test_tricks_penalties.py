@@ -158,7 +158,7 @@ def test_r1_r2_refuse_batch_norm_and_bad_values(name):
     with pytest.raises(GanError, match=f"{name} needs a discriminator without batch norm"):
         trick(name).check(tiny_dcgan(), LOSSES.build({"name": "ns"}))
     trick(name).check(tiny_dcgan(d_norm="none"), LOSSES.build({"name": "ns"}))
-    with pytest.raises(GanError, match="every >= 1"):
+    with pytest.raises(GanError, match="every must be an integer >= 1"):
         trick(name, every=0)
 
 

@@ -91,7 +91,7 @@ def test_ema_samples_and_checkpoint_round_trip(tmp_path):
 
 
 def test_ema_refuses_a_decay_outside_0_1():
-    with pytest.raises(GanError, match=r"ema.decay must be in \[0, 1\)"):
+    with pytest.raises(GanError, match=r"trick 'ema': decay must be a number in \[0, 1\)"):
         trick("ema", decay=1.0)
 
 
@@ -248,7 +248,7 @@ def test_unrolled_adversarial_step_on_2d_points_changes_only_gs_update():
 
 
 def test_unrolled_refuses_bad_parameters():
-    with pytest.raises(GanError, match="unrolled.k must be >= 0"):
+    with pytest.raises(GanError, match="trick 'unrolled': k must be an integer >= 0"):
         trick("unrolled", k=-1)
-    with pytest.raises(GanError, match="unrolled.lr must be positive"):
+    with pytest.raises(GanError, match="trick 'unrolled': lr must be a number > 0"):
         trick("unrolled", lr=0.0)

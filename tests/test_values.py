@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from gan_cli import cli, schema
+from gan_cli import schema
 from gan_cli.config import SETTINGS, config_dir
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS, LOSSES, METRICS, MODELS, TRICKS
@@ -35,19 +35,21 @@ REGISTRIES = (MODELS, LOSSES, DATASETS, TRICKS, METRICS)
 INJECTED = ("data_shape", "d_input_shape", "num_classes", "root")
 
 
-def run_main(capsys, monkeypatch, *args: str) -> tuple[int, str]:
-    """Run ``gan ARGS`` through its entry point; (exit code, stderr). Training is never reached:
+@pytest.fixture
+def run_main(gan, monkeypatch):
+    """``gan ARGS`` through its entry point; (exit code, stderr). Training is never reached:
     a config that passes the checks fails the test instead of starting a run."""
 
     def no_training() -> None:
         raise AssertionError("the config passed every check and training was about to start")
 
     monkeypatch.setattr("gan_cli.train_task.main", no_training)
-    monkeypatch.setattr(sys, "argv", ["gan", *args])
-    monkeypatch.setenv("COLUMNS", "500")  # one line stays one line in rich's output
-    with pytest.raises(SystemExit) as exit_:
-        cli.main()
-    return exit_.value.code, capsys.readouterr().err
+
+    def run(*args: str) -> tuple[int, str]:
+        outcome = gan(*args)
+        return outcome.exit_code, outcome.err
+
+    return run
 
 
 def assert_refused(code: int, err: str, fragment: str, folder) -> None:
@@ -115,17 +117,17 @@ HOSTILE = [
 
 @pytest.mark.parametrize("overrides,message", HOSTILE, ids=[" ".join(o) for o, _ in HOSTILE])
 def test_hostile_values_are_refused_in_one_line_before_any_folder(
-    overrides, message, tmp_path, monkeypatch, capsys
+    overrides, message, tmp_path, monkeypatch, run_main
 ):
     monkeypatch.chdir(tmp_path)
-    code, err = run_main(capsys, monkeypatch, "train", *overrides)
+    code, err = run_main("train", *overrides)
     assert_refused(code, err, message, tmp_path)
 
 
-def test_a_preset_with_its_plus_passes_the_checks(tmp_path, monkeypatch, capsys):
+def test_a_preset_with_its_plus_passes_the_checks(tmp_path, monkeypatch, run_main):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(AssertionError, match="training was about to start"):
-        run_main(capsys, monkeypatch, "train", "+experiment=ring", "train.steps=5")
+        run_main("train", "+experiment=ring", "train.steps=5")
 
 
 def test_the_installed_program_refuses_a_null_in_one_line(tmp_path):
@@ -146,7 +148,7 @@ def test_the_installed_program_refuses_a_null_in_one_line(tmp_path):
         ("device=null", "device must be a string, got null"),
     ],
 )
-def test_resume_overrides_get_the_same_checks(override, message, tmp_path, monkeypatch, capsys):
+def test_resume_overrides_get_the_same_checks(override, message, tmp_path, monkeypatch, run_main):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     state = {"config": tiny_config(tmp_path), "data_shape": [1, 16, 16], "step": 2}
@@ -154,10 +156,10 @@ def test_resume_overrides_get_the_same_checks(override, message, tmp_path, monke
         {"format_version": 1, **state, "generator": {}, "discriminator": {}}, run / "checkpoints" / "last.pt"
     )
     monkeypatch.chdir(tmp_path)
-    code, err = run_main(capsys, monkeypatch, "resume", str(run), override)
+    code, err = run_main("resume", str(run), override)
     assert_refused(code, err, message, tmp_path)
     # a valid override passes the checks and reaches the step test
-    code, err = run_main(capsys, monkeypatch, "resume", str(run), "train.steps=2")
+    code, err = run_main("resume", str(run), "train.steps=2")
     assert_refused(code, err, "nothing to do", tmp_path)
 
 
