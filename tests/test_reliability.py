@@ -88,9 +88,7 @@ def test_finished_runs_and_foreign_overrides_are_refused(tmp_path):
 def test_train_with_resume_continues_into_a_new_folder(tmp_path):
     cfg = tiny_config(tmp_path)
     train(cfg, tmp_path / "first")
-    longer = dict(
-        cfg, train=dict(cfg["train"], steps=6), resume=str(tmp_path / "first" / "checkpoints" / "last.pt")
-    )
+    longer = dict(cfg, train=dict(cfg["train"], steps=6), resume=str(tmp_path / "first"))  # its last.pt
     start(longer, tmp_path / "second")
     assert [r[0] for r in losses(tmp_path / "second")] == [6]
     assert [r[0] for r in losses(tmp_path / "first")] == [2, 4]
