@@ -98,7 +98,10 @@ def bench_command(
     compare: Annotated[
         bool, typer.Option(help="Also run in plain eager float32 and report the speed-up.")
     ] = False,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results here.")] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the results to this new file (never overwritten)."),
+    ] = None,
     peak_tflops: Annotated[
         float | None,
         typer.Option(help="The device's peak TFLOP/s (e.g. 989 for an H100's dense bf16), for % of peak."),
@@ -124,12 +127,12 @@ def bench_command(
     from rich.console import Console
     from rich.table import Table
 
-    from gan_cli.errors import GanError
+    from gan_cli.outputs import check_new, new_file
     from gan_cli.performance import PLAIN
 
     overrides = list(ctx.args)
-    if json_out is not None and json_out.exists():
-        raise GanError(f"{json_out} already exists; choose another --json path (nothing was overwritten)")
+    if json_out is not None:  # checked before minutes of benchmarking, written only at the end
+        check_new(json_out, "--json path")
     variants = {"as configured": overrides}
     if compare:
         variants["plain eager fp32"] = [*overrides, *PLAIN]
@@ -165,4 +168,5 @@ def bench_command(
         table.add_row(*row, ratio)
     Console(file=sys.stdout).print(table)
     if json_out is not None:
-        json_out.write_text(json.dumps({"overrides": overrides, "results": results}, indent=2) + "\n")
+        with new_file(json_out) as f:
+            f.write((json.dumps({"overrides": overrides, "results": results}, indent=2) + "\n").encode())

@@ -15,8 +15,8 @@ from gan_cli.bench import bench_command
 from gan_cli.data_cli import data_app
 from gan_cli.errors import GanError
 from gan_cli.evaluation import eval_command
-from gan_cli.options import Checkpoint, Device, Ema, Seed
 from gan_cli.report_error import print_error
+from gan_cli.sample_cli import sample_command
 from gan_cli.translate import translate_command
 
 app = typer.Typer(
@@ -155,76 +155,6 @@ def resume_run(
 
 
 @app.command()
-def sample(
-    ckpt: Checkpoint,
-    n: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of samples.")] = 64,
-    seed: Seed = 0,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output path \\[default: RUN/samples/sample_nN_seedS.*]."),
-    ] = None,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            help="grid: one PNG; npz: array 'images' N×C×H×W in [-1, 1]; png: a folder of PNGs.",
-        ),
-    ] = "grid",
-    device: Device = "auto",
-    truncation: Annotated[
-        float | None,
-        typer.Option(
-            help="Redraw latent entries beyond ±T (truncation trick, e.g. 0.5); StyleGAN: ψ towards the mean w."
-        ),
-    ] = None,
-    ema: Ema = True,
-    label: Annotated[
-        int | None,
-        typer.Option(help="Class to sample (conditional models; default: one grid row per class)."),
-    ] = None,
-    mix: Annotated[
-        bool,
-        typer.Option(
-            "--mix",
-            help="StyleGAN: a style-mixing grid, rows' coarse styles × columns' fine ones (√N per side).",
-        ),
-    ] = False,
-) -> None:
-    """Generate samples from a checkpoint.
-
-    Examples:
-
-      gan sample --ckpt outputs/2026-11-22/20-31-05/checkpoints/last.pt -n 64
-
-      gan sample --ckpt last.pt -n 10000 --format npz --out fakes.npz   # for FID tools
-
-      gan sample --ckpt last.pt -n 100 --format png --out fakes/ --seed 7
-
-      gan sample --ckpt last.pt --truncation 0.5 --raw   # truncated latents, non-EMA weights
-
-      gan sample --ckpt last.pt --label 3 -n 16            # one class of a conditional model
-
-      gan sample --ckpt last.pt --mix -n 16 --truncation 0.7   # StyleGAN: 4 × 4 style mixes
-    """
-    from gan_cli import sampling
-    from gan_cli.training_loop import pick_device
-
-    if mix and fmt != "grid":
-        raise GanError("--mix writes one grid picture; leave --format at grid")
-    target = sampling.output_path(ckpt, out, n, seed, fmt, "mix" if mix else "sample")
-    parts, _ = sampling.load_run(ckpt)
-    if mix:
-        grid, side = sampling.mixing_grid(parts, n, seed, pick_device(device), truncation, ema)
-        sampling.write(grid, target, fmt, side)
-        typer.echo(f"wrote a style-mixing grid to {target}")
-        return
-    samples = sampling.draw(parts, n, seed, pick_device(device), truncation, ema, label)
-    sampling.write(samples, target, fmt, parts.model.row_length(len(samples), label))
-    typer.echo(f"wrote {len(samples)} samples to {target}")
-
-
-@app.command()
 def report(
     paths: Annotated[
         list[Path], typer.Argument(help="Multirun folders, run folders, or folders that hold runs.")
@@ -259,7 +189,9 @@ def report(
       gan report runA runB --out cmp/                               # any runs, report in cmp/
 
     The report (report.md, curve_<metric>.png) goes to DIR/report; run folders are only read.
-    Runs that crashed or are still running show as 'stopped' or 'running'.
+    An earlier report there is rewritten; if any other file has a name the report would write,
+    nothing is written and the command says which. Runs that crashed or are still running show
+    as 'stopped' or 'running'.
     """
     from gan_cli.report import report_command
 
@@ -299,6 +231,7 @@ def list_options(
 
 # Commands whose code lives in their own modules.
 app.add_typer(data_app, name="data")
+app.command("sample")(sample_command)
 app.command("eval")(eval_command)
 app.command("translate")(translate_command)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

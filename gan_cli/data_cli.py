@@ -79,16 +79,17 @@ def show(
 
       gan data show dataset=ring8
     """
-    from gan_cli.errors import GanError
-    from gan_cli.images import save_samples
+    from gan_cli.images import sample_picture
+    from gan_cli.outputs import check_new, check_suffix, new_file
 
     cfg = composed(overrides or [])
     target = out or Path(f"data_{cfg['dataset']['name']}.png")
-    if target.exists():
-        raise GanError(f"{target} exists; choose another --out")
+    check_suffix(target, ".png", "--out", "the grid is a PNG picture")
+    check_new(target, "--out")
     data = load(cfg)
     head = data.head(max(n, 2000) if len(data.shape) == 1 else n)
-    save_samples(target, head)
+    with new_file(target) as f:
+        sample_picture(head).save(f, format="PNG")
     # A streamed dataset is not all in memory: its value range is that of the samples shown.
     samples = getattr(data, "samples", None)
     values, note = (head, f" (of the {len(head)} shown)") if samples is None else (samples, "")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import struct
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -16,7 +20,16 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
-def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> Image.Image:
+PAD = 2  # pixels of dark border around and between the images of a grid
+PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (grey, grey+alpha, RGB, RGBA)
+
+
+def grid_size(count: int, nrow: int, height: int, width: int, pad: int = PAD) -> tuple[int, int]:
+    """(width, height) in pixels of a grid of ``count`` images of height × width, ``nrow`` a row."""
+    return pad + nrow * (width + pad), pad + math.ceil(count / nrow) * (height + pad)
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = PAD) -> Image.Image:
     """Tile N images into rows of ``nrow`` (default: as square as possible) on a dark border."""
     pixels = to_uint8(images)
     n, h, w, c = pixels.shape
@@ -61,3 +74,51 @@ def save_samples(
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     sample_picture(samples, reference, nrow).save(path)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def stream_grid(f: BinaryIO, chunks: Iterable[torch.Tensor], count: int, nrow: int, pad: int = PAD) -> None:
+    """The PNG ``image_grid`` draws, written to ``f`` one grid row at a time: ``chunks`` are
+    N×C×H×W batches in [-1, 1] (of any sizes, ``count`` images in all), and memory holds one
+    row of the grid, never the whole picture, however many rows it has."""
+    f.write(b"\x89PNG\r\n\x1a\n")
+    compressor = zlib.compressobj(6)
+    pending: list[bytes] = []
+    row = None  # the current grid row's scanlines, its images and the border below them
+    placed = 0
+
+    def emit(lines: np.ndarray) -> None:
+        # Each scanline starts with its filter type, 0: none.
+        data = np.concatenate([np.zeros((len(lines), 1), np.uint8), lines.reshape(len(lines), -1)], 1)
+        pending.append(compressor.compress(data.tobytes()))
+        if sum(map(len, pending)) >= 1 << 20:
+            f.write(png_chunk(b"IDAT", b"".join(pending)))
+            pending.clear()
+
+    for chunk in chunks:
+        for img in to_uint8(chunk):
+            if row is None:  # the first image gives the size of all
+                h, w, c = img.shape
+                if c not in PNG_COLOUR_TYPES:
+                    raise ValueError(f"cannot write {c}-channel images as PNG")
+                width, height = grid_size(count, nrow, h, w, pad)
+                header = struct.pack(">IIBBBBB", width, height, 8, PNG_COLOUR_TYPES[c], 0, 0, 0)
+                f.write(png_chunk(b"IHDR", header))
+                emit(np.zeros((pad, width, c), np.uint8))
+                row = np.zeros((h + pad, width, c), np.uint8)
+            x = pad + (placed % nrow) * (w + pad)
+            row[:h, x : x + w] = img
+            placed += 1
+            if placed % nrow == 0:
+                emit(row)
+                row[:] = 0
+    if placed != count:
+        raise ValueError(f"expected {count} images for the grid, got {placed}")
+    if placed % nrow:
+        emit(row)
+    pending.append(compressor.flush())
+    f.write(png_chunk(b"IDAT", b"".join(pending)))
+    f.write(png_chunk(b"IEND", b""))

@@ -78,3 +78,27 @@ def test_download_fetches_ahead_or_says_what_to_fetch_by_hand(tmp_path, monkeypa
 def test_importing_the_commands_does_not_import_torch():
     code = "import sys, gan_cli.data_cli; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "out,message",
+    [
+        ("noext", "--out noext: the grid is a PNG picture; give a name ending in .png"),
+        ("x.txt", "give a name ending in .png"),
+        ("afile/x.png", "afile is a file, not a folder"),
+        ("afile", "give a name ending in .png"),
+    ],
+)
+def test_show_checks_its_output_before_loading_anything(tmp_path, monkeypatch, out, message):
+    from gan_cli import data_cli
+
+    (tmp_path / "afile").write_text("mine")
+    before = sorted(tmp_path.rglob("*"))
+
+    def no_loading(cfg):
+        raise AssertionError("the data was loaded before the refusal")
+
+    monkeypatch.setattr(data_cli, "load", no_loading)
+    result = runner.invoke(data_app, ["show", "dataset=ring8", "--out", out])
+    assert isinstance(result.exception, GanError) and message in str(result.exception)
+    assert sorted(tmp_path.rglob("*")) == before and (tmp_path / "afile").read_text() == "mine"

@@ -1,0 +1,124 @@
+"""``gan sample``: samples of a checkpoint as a grid picture, an .npz or a folder of PNGs.
+
+Everything that can be checked is checked before the checkpoint is loaded (format, output path,
+truncation, device), and the grid's size before anything is generated. Samples are generated
+and written in batches (``sampling``), into a hidden temporary file or folder that becomes the
+output only when complete: Ctrl-C removes it (one line, exit 130), and nothing that exists is
+written over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gan_cli.errors import GanError
+from gan_cli.options import Checkpoint, Device, Ema, Seed, ctrl_c_exits
+
+
+def sample_command(
+    ckpt: Checkpoint,
+    n: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of samples.")] = 64,
+    seed: Seed = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="A new .png (grid), .npz (npz) or folder (png); never an existing path "
+            "\\[default: RUN/samples/sample_nN_seedS.*].",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="grid: one PNG (up to 65,535 px a side); npz: array 'images' N×C×H×W in [-1, 1] "
+            "(and 'labels' if conditional); png: a folder of PNGs.",
+        ),
+    ] = "grid",
+    device: Device = "auto",
+    truncation: Annotated[
+        float | None,
+        typer.Option(
+            help="Redraw latent entries beyond ±T (truncation trick, e.g. 0.5); StyleGAN: ψ towards the mean w."
+        ),
+    ] = None,
+    ema: Ema = True,
+    label: Annotated[
+        int | None,
+        typer.Option(
+            help="Class to sample (conditional models; default: the classes in turn, one grid row "
+            "per class when N is a multiple of the classes)."
+        ),
+    ] = None,
+    mix: Annotated[
+        bool,
+        typer.Option(
+            "--mix",
+            help="StyleGAN: a style-mixing grid, rows' coarse styles × columns' fine ones (√N per side).",
+        ),
+    ] = False,
+) -> None:
+    """Generate samples from a checkpoint.
+
+    Examples:
+
+      gan sample --ckpt outputs/2026-11-22/20-31-05 -n 64   # a run folder: its last.pt
+
+      gan sample --ckpt last.pt -n 10000 --format npz --out fakes.npz   # for FID tools
+
+      gan sample --ckpt last.pt -n 100 --format png --out fakes/ --seed 7
+
+      gan sample --ckpt last.pt --truncation 0.5 --raw   # truncated latents, non-EMA weights
+
+      gan sample --ckpt last.pt --label 3 -n 16            # one class of a conditional model
+
+      gan sample --ckpt last.pt --mix -n 16 --truncation 0.7   # StyleGAN: 4 × 4 style mixes
+    """
+    typer.echo(sample(ckpt, n, seed, out, fmt, device, truncation, ema, label, mix))
+
+
+def sample(
+    ckpt: Path,
+    n: int,
+    seed: int,
+    out: Path | None,
+    fmt: str,
+    device: str,
+    truncation: float | None,
+    ema: bool,
+    label: int | None,
+    mix: bool,
+) -> str:
+    """Write the samples; returns the line saying what was written where."""
+    from gan_cli import checkpoint, sampling
+    from gan_cli.devices import OPTION, pick_device
+
+    if mix and fmt != "grid":
+        raise GanError("--mix writes one grid picture; leave --format at grid")
+    if mix and label is not None:
+        raise GanError("--mix mixes the styles of unlabelled samples; leave out --label")
+    truncation = sampling.truncation_value(truncation)
+    ckpt = checkpoint.resolve_path(ckpt)
+    target = sampling.output_path(ckpt, out, n, seed, fmt, "mix" if mix else "sample")
+    chosen = pick_device(device, OPTION)
+    parts, _ = sampling.load_run(ckpt)
+    if mix:
+        plan = sampling.mixing_plan(parts, n, chosen, ema)
+        sampling.check_grid(plan)
+        rows = sampling.mixing_rows(parts, n, seed, chosen, truncation, ema)
+        with ctrl_c_exits("nothing was written"):
+            sampling.write_planned(rows, plan, target, fmt)
+        return f"wrote a style-mixing grid to {target}"
+    plan = sampling.plan(parts, n, chosen, truncation, ema, label)
+    if fmt == "grid":
+        sampling.check_grid(plan)
+    samples = sampling.chunks(parts, plan, seed, chosen, truncation, ema, label)
+    labels = sampling.label_chunks(parts.model, plan, label) if fmt == "npz" else None
+    with ctrl_c_exits("nothing was written"):  # generating and writing: the temporary output goes
+        sampling.write_planned(samples, plan, target, fmt, labels)
+    return f"wrote {plan.count} sample{'s' * (plan.count != 1)} to {target}"
