@@ -8,6 +8,10 @@ cannot be compared with anything.
 from __future__ import annotations
 
 import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +47,37 @@ def result_path(ckpt: Path) -> Path:
     return path
 
 
+class ForEvaluation(logging.Filter):
+    """Datasets word their notes for training ("MNIST training split not found ...: training on
+    the bundled 10k test split"); under ``gan eval`` the data is what samples are compared with."""
+
+    WORDS = (("training on", "evaluating against"), ("training split", "train split"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for said, meant in self.WORDS:
+            message = message.replace(said, meant)
+        record.msg, record.args = message, None
+        return True
+
+
+@contextmanager
+def evaluation_notes() -> Iterator[None]:
+    """Warnings from gan-cli's modules, as plain lines on stderr (as Python prints them when
+    logging is not configured), worded for evaluation (``ForEvaluation``)."""
+    logger = logging.getLogger("gan_cli")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(ForEvaluation())
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def evaluate_checkpoint(
     ckpt: Path,
     n: int = 10_000,
@@ -56,16 +91,19 @@ def evaluate_checkpoint(
 
     (Imports here: this module is imported by the CLI, and ``gan --help`` must not load torch.)
     """
-    from gan_cli import sampling
-    from gan_cli.training_loop import load_data, pick_device
+    from gan_cli import checkpoint, sampling
+    from gan_cli.devices import OPTION, pick_device
+    from gan_cli.training_loop import load_data
 
     if n < 2:
         raise GanError(f"-n must be at least 2, got {n}")
+    ckpt = checkpoint.resolve_path(ckpt)
+    target = pick_device(device, OPTION)
     parts, state = sampling.load_run(ckpt)
     cfg = state["config"]
     chosen = parts.metrics if metrics is None else metric_set(metrics, cfg["data"]["root"])
-    target = pick_device(device)
-    data = load_data(cfg).to(target)
+    with evaluation_notes():
+        data = load_data(cfg).to(target)
     if list(data.shape) != list(state["data_shape"]):
         raise GanError(
             f"{ckpt} was trained on data of shape {tuple(state['data_shape'])}, "
@@ -73,16 +111,17 @@ def evaluate_checkpoint(
         )
     has_ema = getattr(parts.model, "ema_generator", None) is not None
     samples = sampling.draw(parts, n, seed, target, ema=ema).to(target)
-    # The labels draw() generated for: a conditional model gets every class alike.
-    labels = parts.model.sample_labels(n)
+    # The labels draw() generated for: a conditional model gets the classes in turn.
+    labels = sampling.sample_labels(parts.model, len(samples))
     labels = None if labels is None else labels.to(target)
     results: dict[str, float] = {}
     protocol: dict[str, Any] = {}
-    for metric in chosen:
-        values = metric(samples, data, labels)
-        results.update(values)
-        if values and getattr(metric, "protocol", None):
-            protocol[metric.registered_name] = metric.protocol
+    with evaluation_notes():
+        for metric in chosen:
+            values = metric(samples, data, labels)
+            results.update(values)
+            if values and getattr(metric, "protocol", None):
+                protocol[metric.registered_name] = metric.protocol
     record = {
         "checkpoint": str(ckpt),
         "step": state["step"],
@@ -131,7 +170,7 @@ def eval_command(
 
     record = evaluate_checkpoint(ckpt, n, seed, device, ema, metrics)
     table = Table(
-        title=f"{ckpt} (step {record['step']}, n={n}, seed={seed}, {'EMA' if record['ema'] else 'raw'})"
+        title=f"{record['checkpoint']} (step {record['step']}, n={n}, seed={seed}, {'EMA' if record['ema'] else 'raw'})"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -74,15 +74,18 @@ def translate(
     import torch
     from PIL import Image
 
+    from gan_cli.checkpoint import resolve_path
+    from gan_cli.devices import OPTION, pick_device
     from gan_cli.images import to_uint8
     from gan_cli.models.image_to_image import Translator
     from gan_cli.sampling import load_run
-    from gan_cli.training_loop import pick_device
 
     if direction not in DIRECTIONS:
         raise GanError(f"unknown direction '{direction}'; valid: {', '.join(DIRECTIONS)}")
     root, files = input_files(source)
     targets = output_paths(root, files, out)
+    ckpt = resolve_path(ckpt)
+    target_device = pick_device(device, OPTION)
     parts, state = load_run(ckpt)
     model = parts.model
     if not isinstance(model, Translator):
@@ -94,7 +97,6 @@ def translate(
             f"{model.registered_name} translates {' and '.join(model.directions)} only, not {direction}"
         )
     images = read_images(files, tuple(state["data_shape"]))
-    target_device = pick_device(device)
     model.to(target_device).eval()
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # pix2pix's dropout noise

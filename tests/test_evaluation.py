@@ -62,3 +62,18 @@ def test_the_eval_command_prints_a_table(ckpt):
     result = CliRunner().invoke(app, ["eval-command", "--ckpt", str(ckpt), "-n", "100", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "fid_classifier" in result.output and "wrote" in result.output
+
+
+def test_eval_takes_a_run_folder_and_speaks_of_evaluation_not_training(ckpt, monkeypatch):
+    from gan_cli.cli import app
+
+    args = ["eval", "--ckpt", str(ckpt.parent.parent), "-n", "20", "--metrics", "none", "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = result.stdout + result.stderr
+    assert "evaluating against the bundled 10k test split" in result.stderr  # no 60k split in tmp
+    assert "training" not in said.lower() and "last.eval" in said
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    result = CliRunner().invoke(app, ["eval", "--ckpt", str(ckpt), "--device", "cuda"])
+    assert isinstance(result.exception, GanError)
+    assert str(result.exception) == "--device cuda requested but CUDA is not available (use --device cpu)"

@@ -96,3 +96,17 @@ def test_the_cli_translates_one_image_and_refuses_in_one_line(runs, tmp_path):
     again = run_gan(*args, cwd=tmp_path)  # the output exists now
     assert again.returncode == 2 and "already exists" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_ckpt_takes_a_run_folder_and_a_bad_device_names_the_option(runs, tmp_path, monkeypatch):
+    source = digit_folder(tmp_path / "in")
+    run_folder = runs["cyclegan"].parent.parent
+    written = translate(run_folder, source, tmp_path / "out", "AtoB", "cpu", True, 0)
+    assert len(written) == 4
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(GanError) as err:
+        translate(run_folder, source, tmp_path / "other", "AtoB", "cuda", True, 0)
+    assert str(err.value) == "--device cuda requested but CUDA is not available (use --device cpu)"
+    with pytest.raises(GanError, match="is a folder without checkpoints/last.pt"):
+        translate(tmp_path / "in", source, tmp_path / "other", "AtoB", "cpu", True, 0)
+    assert not (tmp_path / "other").exists()
