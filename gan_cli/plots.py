@@ -127,8 +127,12 @@ def plot_curves(
     if len(shown) < len(series):
         text((legend_x + 24, top + row * len(shown) + row / 2), f"… and {len(series) - len(shown)} more")
 
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(*WRITTEN_BY)
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    img.save(path, format="PNG", pnginfo=info)
     return True
 
 
@@ -141,3 +145,17 @@ def shorten(label: str, max_px: float, draw, font) -> str:
 
 
 # ---------------------------------------------------------------- the report folder
+
+# A text chunk in every curve: what lets a later gan report rewrite it, and nothing else.
+WRITTEN_BY = ("Software", "gan report")
+
+
+def written_by_report(path: Path) -> bool:
+    """Whether the file at ``path`` is a curve gan report drew (its PNG text chunk says so)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.format == "PNG" and img.info.get(WRITTEN_BY[0]) == WRITTEN_BY[1]
+    except (OSError, ValueError):
+        return False

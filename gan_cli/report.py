@@ -3,7 +3,9 @@ and metric curves.
 
 A run is a folder holding ``.hydra/`` or ``metrics.jsonl``; a multirun folder (or any folder)
 is searched for them. Nothing inside a run folder is ever written: the report goes to its own
-folder (default ``DIR/report``) and links to the runs' images by relative paths.
+folder (default ``DIR/report``) and links to the runs' images by relative paths. An earlier
+report there is rewritten; any other file under a name the report would write (report.md,
+curve_<metric>.png) makes it refuse before anything is written.
 
 Sort order when ``--ascending/--descending`` is not given: ascending (smallest first) for
 ``run``, ``wall``, losses (keys ending in ``loss``), divergences and distances (keys ending in
@@ -17,18 +19,22 @@ import json
 import math
 import os
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from gan_cli import outputs, plots
 from gan_cli.errors import GanError
-from gan_cli.plots import format_value, plot_curves
+from gan_cli.options import ctrl_c_exits
+from gan_cli.plots import format_value
 
 RUNNING_MINUTES = 10.0  # an unfinished run whose log changed this recently is "running"
 MTIME_SLACK_SEC = 2.0  # final.png is written after the last metrics record; allow for clock rounding
-MARKER = "<!-- written by gan report: rewritten each time it runs -->"
+MARKER = "<!-- written by gan report: rewritten each time it runs -->"  # report.md's first line
 SORT_COLUMNS = ("run", "status", "step", "wall")
 IDENTITY = ("run", "overrides", "status", "step", "wall time")  # the table's first columns
 NOT_A_METRIC = ("step", "elapsed_sec")  # elapsed_sec is the wall-time column
@@ -99,21 +105,39 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return sorted(found, key=natural_key)
 
 
+def warn(message: str) -> None:
+    """One line on stderr; the report goes on."""
+    import typer
+
+    typer.echo(f"warning: {message}", err=True)
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a metrics.jsonl; unreadable lines are skipped (a running job's last
-    line may be half written)."""
+    """The JSON objects of a metrics.jsonl. A last line cut off (a running job is writing it, or
+    one was killed mid-write) is dropped with a warning, as are other unreadable lines."""
     records = []
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        text = path.read_text(errors="replace")
     except OSError:
         return []
-    for line in lines:
+    lines = text.splitlines()
+    bad = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
+            bad.append(number)
             continue
         if isinstance(record, dict) and isinstance(record.get("step"), int):
             records.append(record)
+    if bad and bad[-1] == len(lines) and not text.endswith("\n"):
+        warn(f"{path}: its last line is cut off (still being written, or the run was killed); skipped")
+        bad.pop()
+    if bad:
+        listed = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        warn(f"{path}: {len(bad)} unreadable line(s) skipped (line {listed})")
     return records
 
 
@@ -304,18 +328,71 @@ def md_cell(s: str) -> str:
     return s.replace("|", "\\|") or " "
 
 
-def write_report(runs: list[Run], out: Path, sort: str | None, ascending: bool | None) -> Path:
-    """``out/report.md`` (table, sample grids side by side, curves) and ``out/curve_<key>.png``."""
+def curve_name(key: str) -> str:
+    return "curve_" + re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".png"
+
+
+def written_by_report(path: Path) -> bool:
+    """A report.md that starts with ``MARKER``, or a curve with gan report's PNG text chunk."""
+    if path.suffix == ".md":
+        try:
+            with path.open(errors="replace") as f:
+                return f.read(len(MARKER)) == MARKER
+        except OSError:
+            return False
+    return plots.written_by_report(path)
+
+
+def check_targets(out: Path, names: list[str]) -> None:
+    """Refuse, before anything is written, a report folder where a file the report would write
+    exists and was not written by gan report (an earlier report is rewritten)."""
     if is_run(out):
         raise GanError(f"{out} is a run folder; choose another --out for the report")
     if out.exists() and not out.is_dir():
         raise GanError(f"{out} exists and is not a folder; choose another --out")
-    target = out / "report.md"
-    if target.exists() and not target.read_text(errors="replace").startswith(MARKER):
-        raise GanError(f"{target} exists and was not written by gan report; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        target = out / name
+        if (target.exists() or target.is_symlink()) and not (target.is_file() and written_by_report(target)):
+            raise GanError(
+                f"{target} exists and was not written by gan report; choose another --out (nothing was written)"
+            )
 
+
+def write_report(runs: list[Run], out: Path, sort: str | None, ascending: bool | None) -> Path:
+    """``out/report.md`` (table, sample grids side by side, curves) and ``out/curve_<key>.png``.
+
+    Every file is drawn in a hidden folder inside ``out`` and moved into place at the end,
+    report.md last: an interrupted report leaves the earlier one (or nothing) behind."""
     keys = metric_keys(runs)
+    target = out / "report.md"
+    check_targets(out, ["report.md", *(curve_name(k) for k in keys)])
+    try:
+        created = outputs.make_parents(target)
+    except OSError as err:
+        raise GanError(f"cannot create the report folder {out}: {err.strerror or err}") from err
+    drawn = None
+    try:
+        with ctrl_c_exits("the report was not written"):  # after the cleanup below
+            try:
+                drawn = Path(tempfile.mkdtemp(dir=out, prefix=".report.", suffix=".tmp"))
+                names = draw_report(runs, out, drawn, keys, sort, ascending)
+                for name in names:  # report.md is the last
+                    os.replace(drawn / name, out / name)
+            finally:
+                if drawn is not None:
+                    shutil.rmtree(drawn, ignore_errors=True)
+                if not target.exists():
+                    outputs.remove_empty(created)
+    except OSError as err:
+        raise GanError(f"cannot write the report in {out}: {err.strerror or err}") from err
+    return target
+
+
+def draw_report(
+    runs: list[Run], out: Path, folder: Path, keys: list[str], sort: str | None, ascending: bool | None
+) -> list[str]:
+    """report.md and the curves of ``keys``, drawn into ``folder`` with links as seen from
+    ``out``; returns the names written, report.md last."""
     lines = [MARKER, "", f"# {len(runs)} run{'s' * (len(runs) != 1)}", ""]
     if sort:
         order = lower_is_better(sort) if ascending is None else ascending
@@ -352,13 +429,15 @@ def write_report(runs: list[Run], out: Path, sort: str | None, ascending: bool |
 
     lines += ["## Curves", ""]
     by_name = sorted(runs, key=lambda r: natural_key(Path(r.name)))  # colours do not change with --sort
+    names = []
     for key in keys:
         series = [(r.label, r.curves[key]) for r in by_name if key in r.curves]
-        name = "curve_" + re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".png"
-        if plot_curves(key, series, out / name):
+        name = curve_name(key)
+        if plots.plot_curves(key, series, folder / name):
             lines += [f"![{key}]({quote(name)})", ""]
-    target.write_text("\n".join(lines))
-    return target
+            names.append(name)
+    (folder / "report.md").write_text("\n".join(lines))
+    return [*names, "report.md"]
 
 
 # ---------------------------------------------------------------- the command

@@ -3,6 +3,9 @@
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -15,7 +18,7 @@ from gan_cli.animation import HOLD_MS, write_progress_gif
 from gan_cli.errors import GanError
 from gan_cli.plots import CURVE_SIZE, nice_ticks, plot_curves
 from gan_cli.report import MARKER, find_runs, name_runs, read_run, report_command, sort_runs
-from tests.conftest import run_gan
+from tests.conftest import REPO, run_gan
 
 HOUR = 3600
 
@@ -305,3 +308,68 @@ def test_report_on_a_real_sweep(tmp_path):
     assert "`trick=none` | finished | 60/60" in md and "`trick=ganhacks` | finished | 60/60" in md
     assert (target.parent / "curve_modes_covered.png").is_file()
     assert "modes_covered" in console.file.getvalue()  # a column, or in the caption when equal
+
+
+def test_no_file_of_the_user_is_written_over_not_even_a_curve(sweep, tmp_path):
+    quiet = Console(file=io.StringIO())
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    grid(7).save(mine / "curve_d_loss.png")  # a picture of the user's, under a name the report uses
+    before = (mine / "curve_d_loss.png").read_bytes()
+    with pytest.raises(GanError, match="curve_d_loss.png exists and was not written by gan report") as err:
+        report_command([sweep], out=mine, console=quiet)
+    assert "\n" not in str(err.value) and "nothing was written" in str(err.value)
+    assert sorted(p.name for p in mine.iterdir()) == ["curve_d_loss.png"]  # nothing else written
+    assert (mine / "curve_d_loss.png").read_bytes() == before
+    # The report's own files are rewritten: a second report in the same folder replaces them.
+    report_command([sweep], out=tmp_path / "ours", console=quiet)
+    first = {p.name: p.read_bytes() for p in (tmp_path / "ours").iterdir()}
+    report_command([sweep / "0"], out=tmp_path / "ours", console=quiet)
+    assert (tmp_path / "ours" / "curve_d_loss.png").read_bytes() != first["curve_d_loss.png"]
+    assert not [p for p in (tmp_path / "ours").iterdir() if p.name.startswith(".")]  # no temporary folder
+
+
+def test_a_torn_last_line_of_metrics_is_dropped_with_a_warning(tmp_path, capsys):
+    folder = make_run(tmp_path / "r", [], [train_record(10, 1.0, 1.0)], tail='{"step": 20, "d_lo')
+    run = read_run(folder)
+    assert run.step == 10 and run.final["d_loss"] == 1.0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: ") and "last line is cut off" in err
+    (folder / "metrics.jsonl").write_text('{"step": 5, "d_loss": 2}\n{not json\n{"step": 6, "d_loss": 3}\n')
+    assert read_run(folder).final["d_loss"] == 3.0
+    assert "1 unreadable line(s) skipped (line 2)" in capsys.readouterr().err
+    (folder / "metrics.jsonl").write_text('{"step": 5, "d_loss": 2}\n')
+    read_run(folder)
+    assert capsys.readouterr().err == ""  # a whole file: no warning
+
+
+@pytest.mark.slow
+def test_sigint_to_a_real_gan_report_exits_130_and_leaves_no_report(tmp_path):
+    """Ctrl-C while a real gan report draws its curves: one line, exit 130, no report folder."""
+    keys = [f"metric_{i}" for i in range(400)]  # 400 curves: seconds of drawing
+    records = [{"step": s, **{k: float(s + i) for i, k in enumerate(keys)}} for s in (10, 20, 30)]
+    run = make_run(tmp_path / "run", [], records)
+    before = snapshot(run)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_cli", "report", str(run), "--out", "rep"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("rep/.report.*/curve_*.png")):  # it has started drawing
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no curve drawn in 120 s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert err.strip() == "error: interrupted; the report was not written"
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "rep").exists()  # the folder it made is gone with the half report
+    assert snapshot(run) == before
