@@ -145,6 +145,16 @@ def sample_labels(model: GAN, n: int, label: int | None = None) -> torch.Tensor 
     return class_labels(model, n, label)
 
 
+@contextmanager
+def no_rng_use(device: torch.device) -> Iterator[None]:
+    """The global random state (CPU, and ``device``'s if CUDA) as it was before the block."""
+    cuda = []
+    if device.type == "cuda":
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda):
+        yield
+
+
 @dataclass
 class Plan:
     """How ``n`` requested samples are generated and laid out."""
@@ -181,7 +191,8 @@ def plan(
         n = min(n, GRID_INPUTS)  # it shows its stored inputs: up to GRID_INPUTS a row
     z = parts.latent(1, device, torch.Generator().manual_seed(0))
     labels = class_labels(model, 1, label)
-    probe = generate(model, z, ema, None if labels is None else labels.to(device), truncation)
+    with no_rng_use(device):  # a model's own noise (dropout kept at test time) draws from it
+        probe = generate(model, z, ema, None if labels is None else labels.to(device), truncation)
     per, shape, count = len(probe), tuple(probe.shape[1:]), len(probe) * n
     if model.num_classes and label is None:
         classes = model.num_classes
