@@ -138,7 +138,11 @@ def test_unconditional_models_stay_as_they_were(tmp_path):
     "overrides,classes,message",
     [
         ([], 0, "needs a dataset with class labels"),
-        (["model.conditioning=both"], 10, "conditioning must be one of concat, projection, auxiliary"),
+        (
+            ["model.conditioning=both"],
+            10,
+            "model 'dcgan': conditioning must be one of concat, projection, auxiliary, got 'both'",
+        ),
         (["trick=pacgan"], 10, "cannot have its samples packed"),
         (["+trick.experience_replay.size=8"], 10, "experience_replay keeps past fakes without the labels"),
         (["+trick.virtual_batch_norm.reference_size=8"], 10, "reference batch has no labels"),

@@ -135,7 +135,10 @@ def test_mixing_a_latent_with_itself_is_that_latent_s_image():
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(GanError, match="style must be one of adain, modulated, demodulated"):
+    with pytest.raises(
+        GanError,
+        match="^model 'stylegan': style must be one of adain, modulated, demodulated, got 'adaptive'$",
+    ):
         tiny_stylegan(style="adaptive")
     with pytest.raises(GanError, match="power-of-two"):
         tiny_stylegan((1, 24, 24))

@@ -20,7 +20,7 @@ from torch import nn
 
 from gan_cli.datasets.base import Batch
 from gan_cli.models.base import GAN, Discriminator, init_dcgan_weights
-from gan_cli.models.dcgan import DCGAN
+from gan_cli.models.dcgan import DCGAN, DNorm
 from gan_cli.models.image_to_image import TwoDomainStep
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
@@ -100,7 +100,7 @@ class CoGAN(GAN):
         z_dim: PositiveInt = 100,  # latent size, one z per pair
         g_channels: PositiveInt = 64,  # G feature maps at the last hidden layer (DCGAN's)
         d_channels: PositiveInt = 64,  # D feature maps at the first layer (DCGAN's)
-        d_norm: str = "batch",  # "batch" or "none" (for gradient penalties)
+        d_norm: DNorm = "batch",  # "batch" or "none" (for gradient penalties)
     ):
         super().__init__()
         base = DCGAN(data_shape, z_dim=z_dim, g_channels=g_channels, d_channels=d_channels, d_norm=d_norm)

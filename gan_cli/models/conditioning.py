@@ -25,6 +25,8 @@ by Miyato & Koyama 2018 and Zhang et al. 2018.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,7 +35,7 @@ from gan_cli.errors import GanError
 from gan_cli.models.base import GAN, Discriminator
 from gan_cli.tricks.auxiliary_classifier import AuxiliaryClassifier
 
-METHODS = ("concat", "projection", "auxiliary")
+Conditioning = Literal["concat", "projection", "auxiliary"]  # how D reads the label
 
 
 def one_hot(labels: torch.Tensor, num_classes: int, like: torch.Tensor) -> torch.Tensor:
@@ -112,7 +114,7 @@ class LabelledDiscriminator(Discriminator, LabelReader):
         self.projection: nn.Linear | None = None
         self.classifier: nn.Linear | None = None
 
-    def add_conditioning(self, method: str, num_classes: int, width: int, flat_width: int) -> None:
+    def add_conditioning(self, method: Conditioning, num_classes: int, width: int, flat_width: int) -> None:
         """``width``: channels of the body's output; ``flat_width``: its size flattened."""
         if not num_classes:
             return
@@ -146,14 +148,12 @@ class ConditionalGAN(GAN):
         family: str,
         conditional: bool,
         num_classes: int,
-        method: str,
+        method: Conditioning,
         data_shape: tuple[int, ...],
         d_input_shape: tuple[int, ...] | None,
     ) -> int:
-        """Check the choice and record it; returns the number of classes G and D condition on
-        (0 when unconditional)."""
-        if method not in METHODS:
-            raise GanError(f"{family} conditioning must be one of {', '.join(METHODS)}, got '{method}'")
+        """Check that the data and D's input allow it, and record it; returns the number of classes
+        G and D condition on (0 when unconditional)."""
         if not conditional:
             return 0
         if num_classes < 2:

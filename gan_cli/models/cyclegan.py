@@ -13,16 +13,18 @@ over the second half (``train.lr_decay=linear``) — the ``cyclegan256`` experim
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gan_cli.datasets.base import Batch
-from gan_cli.errors import GanError
 from gan_cli.models.image_to_image import (
+    NORMS,
     GridInputs,
     ImagePool,
+    Norm,
     PatchGAN,
     ResnetGenerator,
     Translator,
@@ -30,12 +32,9 @@ from gan_cli.models.image_to_image import (
     UNet,
     check_image_shape,
     init_normal,
-    norm_layer,
 )
 from gan_cli.registry import MODELS
 from gan_cli.schema import NonNegativeFloat, NonNegativeInt, PositiveInt
-
-GENERATORS = ("resnet", "unet")
 
 
 def cycle_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
@@ -104,24 +103,20 @@ class CycleGAN(Translator):
     def __init__(
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
-        generator: str = "resnet",  # "resnet" (the paper) or "unet"
+        generator: Literal["resnet", "unet"] = "resnet",  # "resnet" (the paper) or "unet"
         g_channels: PositiveInt = 64,  # G feature maps after the stem (doubled per downsampling)
         g_blocks: NonNegativeInt = 9,  # residual blocks (the paper: 9 at 256×256, 6 at 128×128)
         g_downsamplings: NonNegativeInt = 2,  # stride-2 stages of the ResNet G; U-Net: halvings (log2 size for 1×1)
         d_channels: PositiveInt = 64,  # PatchGAN feature maps at its first layer
         d_layers: NonNegativeInt = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
-        norm: str = "instance",  # "instance" (the paper) or "batch"
+        norm: Norm = "instance",  # "instance" (the paper) or "batch"
         cycle_weight: NonNegativeFloat = 10.0,  # λ of the cycle-consistency L1
         identity_weight: NonNegativeFloat = 0.5,  # identity L1 weight, as a multiple of λ (0 turns it off)
         pool_size: NonNegativeInt = 50,  # past fakes each D is trained on (0: only the current ones)
     ):
         super().__init__()
-        if generator not in GENERATORS:
-            raise GanError(f"cyclegan generator must be one of {', '.join(GENERATORS)}, got '{generator}'")
-        if pool_size < 0 or cycle_weight < 0 or identity_weight < 0:
-            raise GanError("cyclegan pool_size, cycle_weight and identity_weight must be >= 0")
         channels, _ = check_image_shape(data_shape, "cyclegan", 2**g_downsamplings)
-        layer = norm_layer(norm, "cyclegan")
+        layer = NORMS[norm]
 
         def make_generator() -> nn.Module:
             if generator == "resnet":

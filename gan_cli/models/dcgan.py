@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import nn
 
 from gan_cli.errors import GanError
 from gan_cli.models.base import init_dcgan_weights
-from gan_cli.models.conditioning import ConditionalGAN, LabelledDiscriminator, label_input
+from gan_cli.models.conditioning import ConditionalGAN, Conditioning, LabelledDiscriminator, label_input
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
 
+DNorm = Literal["batch", "none"]
 D_NORMS = {"batch": nn.BatchNorm2d, "none": None}
 # ganhacks' "avoid sparse gradients": LeakyReLU in G, average pooling instead of strides in D.
 G_ACTIVATIONS = {"relu": lambda: nn.ReLU(True), "leaky_relu": lambda: nn.LeakyReLU(0.2, True)}
-D_DOWNSAMPLING = ("strided", "avgpool")
 
 
 @MODELS.register("dcgan")
@@ -42,11 +43,11 @@ class DCGAN(ConditionalGAN):
         z_dim: PositiveInt = 100,  # latent size
         g_channels: PositiveInt = 64,  # G feature maps at the last hidden layer, doubled per step down
         d_channels: PositiveInt = 64,  # D feature maps at the first layer, doubled per step down
-        d_norm: str = "batch",  # "batch" (the paper) or "none" (for gradient penalties)
-        g_activation: str = "relu",  # "relu" (the paper) or "leaky_relu"
-        d_downsample: str = "strided",  # "strided" convs (the paper) or "avgpool" (conv + 2x2 average)
+        d_norm: DNorm = "batch",  # "batch" (the paper) or "none" (for gradient penalties)
+        g_activation: Literal["relu", "leaky_relu"] = "relu",  # "relu" (the paper) or "leaky_relu"
+        d_downsample: Literal["strided", "avgpool"] = "strided",  # avgpool: a conv, then 2x2 average
         conditional: bool = False,  # class-conditional G and D (Mirza & Osindero 2014); needs labels
-        conditioning: str = "concat",  # how D reads the label: concat (the paper), projection, auxiliary
+        conditioning: Conditioning = "concat",  # how D reads the label: concat (the paper), projection, auxiliary
     ):
         super().__init__()
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
@@ -55,13 +56,6 @@ class DCGAN(ConditionalGAN):
         steps = math.log2(size / 4)
         if size < 8 or steps != int(steps):
             raise GanError(f"dcgan needs a power-of-two resolution >= 8, got {size}")
-        for key, value, valid in (
-            ("d_norm", d_norm, D_NORMS),
-            ("g_activation", g_activation, G_ACTIVATIONS),
-            ("d_downsample", d_downsample, D_DOWNSAMPLING),
-        ):
-            if value not in valid:
-                raise GanError(f"dcgan {key} must be one of {', '.join(valid)}, got '{value}'")
         classes = self.set_conditioning(
             "dcgan", conditional, num_classes, conditioning, data_shape, d_input_shape
         )

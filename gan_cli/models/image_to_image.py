@@ -22,6 +22,7 @@ rather than let it silently do nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,7 @@ from gan_cli.steps import update
 from gan_cli.tricks.base import Trick, TrickSet
 from gan_cli.tricks.experience_replay import ExperienceReplay
 
+Norm = Literal["instance", "batch"]
 NORMS = {
     # CycleGAN's instance norm (no affine, no running statistics); pix2pix's batch norm at batch
     # size 1 is the same thing.
@@ -43,12 +45,6 @@ NORMS = {
 }
 TRICK_HOOKS_NOT_CALLED = ("data_shape", "fake_for_d", "d_forward", "g_discriminator", "g_penalty")
 GRID_INPUTS = 8  # real inputs shown per grid row by translators
-
-
-def norm_layer(norm: str, family: str) -> Callable[[int], nn.Module]:
-    if norm not in NORMS:
-        raise GanError(f"{family} norm must be one of {', '.join(NORMS)}, got '{norm}'")
-    return NORMS[norm]
 
 
 def check_image_shape(data_shape: tuple[int, ...], family: str, multiple: int) -> tuple[int, int]:

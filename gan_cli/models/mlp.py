@@ -15,7 +15,7 @@ import math
 
 from torch import nn
 
-from gan_cli.models.conditioning import ConditionalGAN, LabelledDiscriminator, label_input
+from gan_cli.models.conditioning import ConditionalGAN, Conditioning, LabelledDiscriminator, label_input
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
 
@@ -45,7 +45,7 @@ class MLPGAN(ConditionalGAN):
         depth: PositiveInt = 3,  # hidden layers per network
         g_batch_norm: bool = False,  # batch norm in G's hidden layers (the VEEGAN/PacGAN 2-D setup)
         conditional: bool = False,  # class-conditional G and D (Mirza & Osindero 2014); needs labels
-        conditioning: str = "concat",  # how D reads the label: concat (the paper), projection, auxiliary
+        conditioning: Conditioning = "concat",  # how D reads the label: concat (the paper), projection, auxiliary
     ):
         super().__init__()
         self.z_dim = z_dim

@@ -19,16 +19,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_cli.datasets.base import Batch
-from gan_cli.errors import GanError
 from gan_cli.models.image_to_image import (
+    NORMS,
     GridInputs,
+    Norm,
     PatchGAN,
     Translator,
     TwoDomainStep,
     UNet,
     check_image_shape,
     init_normal,
-    norm_layer,
 )
 from gan_cli.registry import MODELS
 from gan_cli.schema import Fraction, NonNegativeFloat, NonNegativeInt, PositiveInt
@@ -74,14 +74,12 @@ class Pix2Pix(Translator):
         dropout: Fraction = 0.5,  # in the three innermost decoder layers, in training and at test time
         d_channels: PositiveInt = 64,  # PatchGAN feature maps at its first layer
         d_layers: NonNegativeInt = 3,  # strided PatchGAN layers: 3 gives 70×70 patches
-        norm: str = "instance",  # "instance" (batch norm at the paper's batch size 1) or "batch"
+        norm: Norm = "instance",  # "instance" (batch norm at the paper's batch size 1) or "batch"
         l1_weight: NonNegativeFloat = 100.0,  # λ of the L1 term
     ):
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise GanError(f"pix2pix dropout must be in [0, 1), got {dropout}")
         channels, _ = check_image_shape(data_shape, "pix2pix", 2**g_depth)
-        layer = norm_layer(norm, "pix2pix")
+        layer = NORMS[norm]
         self.l1_weight = l1_weight
         self.generator = _Generator(UNet(channels, g_channels, g_depth, layer, dropout), tuple(data_shape))
         self.discriminator = PatchGAN(2 * channels, d_channels, d_layers, layer)

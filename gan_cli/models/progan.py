@@ -220,8 +220,6 @@ class ProGAN(GAN):
     ):
         super().__init__()
         widths = level_widths(data_shape, channel_base, channel_max, "progan")
-        if fade_images < 1 or stable_images < 1 or any(b < 1 for b in batch_sizes):
-            raise GanError("progan fade_images, stable_images and batch_sizes must be positive")
         if len(batch_sizes) > len(widths):
             raise GanError(f"progan batch_sizes has {len(batch_sizes)} entries for {len(widths)} levels")
         self.z_dim = z_dim

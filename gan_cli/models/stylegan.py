@@ -22,19 +22,19 @@ StyleGAN), and the training recipe — non-saturating loss, lazy R1, EMA of G �
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_cli.errors import GanError
 from gan_cli.models.base import GAN
 from gan_cli.models.equalized import LEAKY_GAIN, EqualizedLinear, leaky_relu, pixel_norm
 from gan_cli.models.progan import ProgressiveDiscriminator, level_widths
 from gan_cli.registry import MODELS
 from gan_cli.schema import Fraction, PositiveFloat, PositiveInt, Probability
 
-STYLES = ("adain", "modulated", "demodulated")
+Style = Literal["adain", "modulated", "demodulated"]
 COARSE_LEVELS = 2  # the paper's "coarse" styles: resolutions 4×4 and 8×8 (what --mix takes from the rows)
 
 
@@ -77,7 +77,7 @@ class StyleLayer(nn.Module):
     """A 3×3 convolution (after 2× upsampling when ``up``) steered by one style, with noise,
     bias and LeakyReLU."""
 
-    def __init__(self, w_in: int, w_out: int, w_dim: int, resolution: int, up: bool, style: str):
+    def __init__(self, w_in: int, w_out: int, w_dim: int, resolution: int, up: bool, style: Style):
         super().__init__()
         self.up, self.style = up, style
         self.weight = nn.Parameter(torch.randn(w_out, w_in, 3, 3))
@@ -127,7 +127,7 @@ class SynthesisNetwork(nn.Module):
     Style ``i`` steers ``layers[i]``; level l's RGB output uses style 2l + 1 (so 2 per level).
     """
 
-    def __init__(self, widths: list[int], channels: int, w_dim: int, style: str):
+    def __init__(self, widths: list[int], channels: int, w_dim: int, style: Style):
         super().__init__()
         self.const = nn.Parameter(torch.randn(widths[0], 4, 4))
         layers = [StyleLayer(widths[0], widths[0], w_dim, 4, False, style)]
@@ -198,17 +198,13 @@ class StyleGAN(GAN):
         mapping_lr_mul: PositiveFloat = 0.01,  # learning-rate multiplier of the mapping network
         channel_base: PositiveInt = 16384,  # feature maps at resolution r: channel_base / r ...
         channel_max: PositiveInt = 512,  # ... at most this many
-        style: str = "adain",  # adain (StyleGAN), modulated or demodulated (StyleGAN2) convolutions
+        style: Style = "adain",  # adain (StyleGAN), modulated or demodulated (StyleGAN2) convolutions
         mixing_prob: Probability = 0.9,  # share of training samples with mixed styles
         w_avg_beta: Fraction = 0.995,  # decay of the tracked mean w
         group_size: PositiveInt = 4,  # D's minibatch stddev group
     ):
         super().__init__()
         widths = level_widths(data_shape, channel_base, channel_max, "stylegan")
-        if style not in STYLES:
-            raise GanError(f"stylegan style must be one of {', '.join(STYLES)}, got '{style}'")
-        if mapping_layers < 1 or not 0 <= mixing_prob <= 1 or not 0 <= w_avg_beta < 1:
-            raise GanError("stylegan needs mapping_layers >= 1, mixing_prob in [0, 1], w_avg_beta in [0, 1)")
         self.z_dim = z_dim
         mapping = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul, w_avg_beta)
         self.generator = _Generator(
