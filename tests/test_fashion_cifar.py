@@ -14,6 +14,7 @@ import pytest
 from gan_cli.datasets import cifar10, fashion_mnist
 from gan_cli.datasets.download import md5
 from gan_cli.errors import GanError
+from gan_cli.registry import DATASETS
 
 UNREACHABLE = ["http://127.0.0.1:9/"]  # nothing listens on the discard port
 
@@ -74,8 +75,8 @@ def test_fashion_mnist_downloads_parses_and_caches(fashion_server, tmp_path, mon
     again = fashion_mnist.fashion_mnist(root=str(root), resolution=32)
     assert again.samples.shape == (5, 1, 32, 32)
     assert np.array_equal(again.samples[:, :, 2:30, 2:30].numpy(), data.samples.numpy())
-    with pytest.raises(GanError, match="split must be train or test"):
-        fashion_mnist.fashion_mnist(root=str(root), split="val")
+    with pytest.raises(GanError, match="^dataset 'fashion_mnist': split must be train or test, got 'val'$"):
+        DATASETS.build({"name": "fashion_mnist", "split": "val"}, root=str(root))
 
 
 def test_fashion_mnist_test_split_and_files_put_there_by_hand(fashion_server, tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from gan_cli.datasets.base import Data
 from gan_cli.datasets.image_folder import image_folder
 from gan_cli.datasets.streaming import StreamingData
 from gan_cli.errors import GanError
+from gan_cli.registry import DATASETS
 
 
 def two_colour(width: int, height: int) -> Image.Image:
@@ -96,13 +97,13 @@ def test_empty_or_unreadable_folders_and_bad_options_are_refused(tmp_path):
         with pytest.raises(GanError, match="no readable images in"):
             image_folder(str(tmp_path / "junk"), in_memory=in_memory)
     for bad, message in [
-        ({"crop": "corner"}, "crop must be center or random"),
-        ({"in_memory": "yes"}, "in_memory must be true, false or auto"),
-        ({"labels": "files"}, "labels must be auto or none"),
-        ({"channels": 4}, "channels must be 1 or 3"),
+        ({"crop": "corner"}, "crop must be center or random, got 'corner'"),
+        ({"in_memory": "yes"}, "in_memory must be one of true, false, auto, got 'yes'"),
+        ({"labels": "files"}, "labels must be auto or none, got 'files'"),
+        ({"channels": 4}, "channels must be 1 or 3, got 4"),
     ]:
-        with pytest.raises(GanError, match=message):
-            image_folder(str(tmp_path / "empty"), **bad)
+        with pytest.raises(GanError, match=f"^dataset 'image_folder': {message}$"):
+            DATASETS.build({"name": "image_folder", "path": str(tmp_path / "empty"), **bad})
 
 
 def test_random_crops_and_flips_are_drawn_per_batch_and_resume_exactly(tmp_path):

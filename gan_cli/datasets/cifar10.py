@@ -13,7 +13,7 @@ from __future__ import annotations
 import pickle
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Literal
 
 import numpy as np
 
@@ -113,9 +113,7 @@ def cifar10(
     root: str,  # injected: the data directory (config key data.root)
     resolution: PositiveInt = 32,  # 32 is native; other sizes are resized with antialiasing
     download: bool = True,  # fetch the official tarball when it is missing
-    split: str = "train",  # train (50k) or test (10k)
+    split: Literal["train", "test"] = "train",  # train (50k) or test (10k)
 ) -> Data:
-    if split not in BATCHES:
-        raise GanError(f"cifar10 split must be train or test, got '{split}'")
     arrays = load_split(Path(root).expanduser() / "cifar10", split, download)
     return labelled_split(arrays, resolution, CLASSES, f"CIFAR-10 {split}")

@@ -43,6 +43,7 @@ AUTO_IN_MEMORY_BYTES = 1 << 30
 # With crop=random, images are stored this much larger than the resolution and a random square
 # of the resolution is cut from them per draw (pix2pix's 286 -> 256 jitter).
 RANDOM_CROP_MARGIN = 9 / 8
+Crop = Literal["center", "random"]
 # Decoding a handful of images is quicker than starting worker processes.
 MIN_FILES_FOR_WORKERS = 256
 UNREADABLE = (
@@ -68,11 +69,11 @@ def find_images(folder: Path) -> tuple[list[Path], int]:
     return images, len(files) - len(images)
 
 
-def class_labels(folder: Path, files: list[Path], labels: str) -> tuple[list[int] | None, tuple[str, ...]]:
+def class_labels(
+    folder: Path, files: list[Path], labels: Literal["auto", "none"]
+) -> tuple[list[int] | None, tuple[str, ...]]:
     """Labels from the first-level sub-folder of each file (nested folders inside it belong to
     it), when ``labels`` is auto and there are two or more such folders holding every image."""
-    if labels not in ("auto", "none"):
-        raise GanError(f"image_folder labels must be auto or none, got '{labels}'")
     tops = [p.relative_to(folder).parts[0] if len(p.relative_to(folder).parts) > 1 else None for p in files]
     classes = tuple(sorted({t for t in tops if t is not None}))
     if labels == "none" or len(classes) < 2:
@@ -171,21 +172,15 @@ def image_folder(
     path: str,  # folder of images; two or more sub-folders become class labels
     resolution: PositiveInt = 64,  # side of the square images the model sees
     channels: Literal[1, 3] = 3,  # 3 for RGB, 1 for grayscale
-    labels: str = "auto",  # auto: first-level sub-folders are classes; none: no labels
-    crop: str = "center",  # center, or random: a random square, drawn anew each time
+    labels: Literal["auto", "none"] = "auto",  # auto: first-level sub-folders are classes; none: no labels
+    crop: Crop = "center",  # center, or random: a random square, drawn anew each time
     flip: bool = False,  # mirror left-right at random, drawn anew each time
-    in_memory: bool | str = "auto",  # true: decode once, keep on the device; false: stream; auto: by size
+    in_memory: bool | Literal["auto"] = "auto",  # true: decoded on the device; false: stream; auto: by size
     workers: Annotated[int, Range(min=-1)] = -1,  # DataLoader decoding processes; -1: one per core (<= 8)
 ) -> Data | StreamingData:
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise GanError(f"image folder not found: {folder} (set dataset.path)")
-    if channels not in (1, 3):
-        raise GanError(f"image_folder channels must be 1 or 3, got {channels}")
-    if crop not in ("center", "random"):
-        raise GanError(f"image_folder crop must be center or random, got '{crop}'")
-    if in_memory not in (True, False, "auto"):
-        raise GanError(f"image_folder in_memory must be true, false or auto, got {in_memory!r}")
     files, others = find_images(folder)
     label_list, classes = class_labels(folder, files, labels)
     stored = round(resolution * RANDOM_CROP_MARGIN) if crop == "random" else resolution

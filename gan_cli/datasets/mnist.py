@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -35,6 +36,7 @@ TEST_FILES = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+Split = Literal["auto", "train", "test"]
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -75,11 +77,9 @@ def mnist(
     root: str,  # injected: the data directory (config key data.root)
     resolution: PositiveInt = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
     download: bool = True,  # fetch the 60k training split when it is missing
-    split: str = "auto",  # "auto": train if available else bundled test; "train"; "test"
+    split: Split = "auto",  # "auto": train if available else bundled test; "train"; "test"
 ) -> Data:
     folder = Path(root).expanduser() / "mnist"
-    if split not in ("auto", "train", "test"):
-        raise GanError(f"mnist split must be auto, train or test, got '{split}'")
     if split != "test":
         try:
             train = official_files(folder, TRAIN_FILES, MIRRORS, download, "the MNIST training split")

@@ -11,12 +11,13 @@ are kept for measuring whether translations keep the class; they do not conditio
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
-from gan_cli.datasets.mnist import mnist
+from gan_cli.datasets.mnist import Split, mnist
 from gan_cli.datasets.unpaired import TwoDomainData
-from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
 from gan_cli.schema import PositiveInt
 
@@ -36,14 +37,12 @@ TRANSFORMS = {
 @DATASETS.register("mnist_domains")
 def mnist_domains(
     root: str,  # injected: the data directory (config key data.root)
-    domain: str = "edges",  # domain B: edges, rotated or inverted digits
+    domain: Literal["edges", "rotated", "inverted"] = "edges",  # domain B: edges, rotated or inverted digits
     paired: bool = False,  # false: A and B from disjoint halves (CycleGAN, CoGAN); true: pairs (pix2pix)
     resolution: PositiveInt = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models
     download: bool = True,  # fetch the 60k training split when it is missing
-    split: str = "auto",  # "auto": train if available else bundled test; "train"; "test"
+    split: Split = "auto",  # "auto": train if available else bundled test; "train"; "test"
 ) -> TwoDomainData:
-    if domain not in TRANSFORMS:
-        raise GanError(f"mnist_domains domain must be one of {', '.join(TRANSFORMS)}, got '{domain}'")
     digits = mnist(root, resolution, download, split)
     a, b = (slice(None), slice(None)) if paired else (slice(0, None, 2), slice(1, None, 2))
     return TwoDomainData(

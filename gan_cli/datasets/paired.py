@@ -21,6 +21,7 @@ from gan_cli.datasets.base import Augment
 from gan_cli.datasets.image_folder import (
     RANDOM_CROP_MARGIN,
     UNREADABLE,
+    Crop,
     as_mode,
     decode,
     find_images,
@@ -32,8 +33,6 @@ from gan_cli.registry import DATASETS
 from gan_cli.schema import PositiveInt
 
 log = logging.getLogger(__name__)
-
-LAYOUTS = ("folders", "side_by_side")
 
 
 def fitted(img: Image.Image, size: int, channels: int) -> np.ndarray:
@@ -70,20 +69,14 @@ def matched_folders(
 @DATASETS.register("paired")
 def paired(
     path: str,  # folder of side-by-side images, or holding the A and B folders
-    layout: str = "folders",  # folders: A/ and B/ with matching names; side_by_side: A|B in one image
+    layout: Literal["folders", "side_by_side"] = "folders",  # folders: A/ and B/ by name; side_by_side: A|B
     a: str = "A",  # domain A's sub-folder (layout=folders)
     b: str = "B",  # domain B's sub-folder (layout=folders)
     resolution: PositiveInt = 256,  # side of the square images the model sees
     channels: Literal[1, 3] = 3,  # 3 for RGB, 1 for grayscale
-    crop: str = "center",  # center, or random: a random square per pair, drawn anew each time
+    crop: Crop = "center",  # center, or random: a random square per pair, drawn anew each time
     flip: bool = False,  # mirror pairs left-right at random, drawn anew each time
 ) -> TwoDomainData:
-    if layout not in LAYOUTS:
-        raise GanError(f"paired layout must be one of {', '.join(LAYOUTS)}, got '{layout}'")
-    if channels not in (1, 3):
-        raise GanError(f"paired channels must be 1 or 3, got {channels}")
-    if crop not in ("center", "random"):
-        raise GanError(f"paired crop must be center or random, got '{crop}'")
     stored = round(resolution * RANDOM_CROP_MARGIN) if crop == "random" else resolution
     mode = "RGB" if channels == 3 else "L"
     if layout == "folders":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from gan_cli.datasets.base import Data
-from gan_cli.datasets.mnist import mnist
+from gan_cli.datasets.mnist import Split, mnist
 from gan_cli.registry import DATASETS
 from gan_cli.schema import PositiveInt, Seed
 
@@ -27,7 +27,7 @@ def stacked_mnist(
     seed: Seed = 0,  # the draw is fixed, independent of the training seed
     resolution: PositiveInt = 32,  # of each digit: 28 native, 32 pads by 2 pixels
     download: bool = True,  # fetch the 60k MNIST training split when it is missing
-    split: str = "auto",  # the MNIST split drawn from: auto, train or test (as dataset mnist)
+    split: Split = "auto",  # the MNIST split drawn from: auto, train or test (as dataset mnist)
 ) -> Data:
     digits = mnist(root, resolution=resolution, download=download, split=split)
     picks = torch.randint(len(digits), (n, 3), generator=torch.Generator().manual_seed(seed))

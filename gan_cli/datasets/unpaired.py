@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 
 from gan_cli.datasets.base import Batch, Batches, Data
-from gan_cli.datasets.image_folder import image_folder
+from gan_cli.datasets.image_folder import Crop, image_folder
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
 from gan_cli.schema import PositiveInt
@@ -104,7 +104,7 @@ def unpaired(
     b: str = "B",  # domain B's sub-folder (trainB)
     resolution: PositiveInt = 256,  # side of the square images the model sees
     channels: Literal[1, 3] = 3,  # 3 for RGB, 1 for grayscale
-    crop: str = "center",  # center, or random: a random square, drawn anew each time (286 -> 256 jitter)
+    crop: Crop = "center",  # center, or random: a random square, drawn anew each time (286 -> 256 jitter)
     flip: bool = False,  # mirror left-right at random, drawn anew each time
 ) -> TwoDomainData:
     domains = [
