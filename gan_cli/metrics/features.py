@@ -14,17 +14,16 @@ import logging
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from gan_cli import checkpoint
 from gan_cli.datasets.base import Data
-from gan_cli.errors import GanError
 
 log = logging.getLogger(__name__)
 
-KINDS = ("classifier", "inception")
+FeatureSpace = Literal["classifier", "inception"]
 BATCH = 250  # images per forward pass: bounded memory on a CPU, full enough on a GPU
 
 
@@ -93,19 +92,17 @@ _extractors: dict[tuple, Extractor | None] = {}
 
 
 def image_extractor(
-    kind: str, samples: torch.Tensor, data: Data, root: str, weights: str | None = None
+    kind: FeatureSpace, samples: torch.Tensor, data: Data, root: str, weights: str | None = None
 ) -> Extractor | None:
     """``extractor`` for image samples; None for 2-D points, which no feature space applies to."""
     return extractor(kind, data, root, weights, samples.device) if samples.dim() == 4 else None
 
 
 def extractor(
-    kind: str, data: Data, root: str, weights: str | None, device: torch.device
+    kind: FeatureSpace, data: Data, root: str, weights: str | None, device: torch.device
 ) -> Extractor | None:
     """The ``kind`` extractor for ``data`` on ``device`` (None: the data has no labels to train a
     classifier on), built once per process and shared by every metric that asks."""
-    if kind not in KINDS:
-        raise GanError(f"unknown feature space '{kind}'; valid: {', '.join(KINDS)}")
     if kind == "inception":
         from gan_cli.metrics.inception import inception_weights
 

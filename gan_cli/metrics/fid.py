@@ -14,7 +14,7 @@ import torch
 
 from gan_cli.datasets.base import Data
 from gan_cli.metrics.base import Metric
-from gan_cli.metrics.features import image_extractor
+from gan_cli.metrics.features import FeatureSpace, image_extractor
 from gan_cli.metrics.frechet import frechet_distance, gaussian_stats
 from gan_cli.metrics.kid import kernel_distance
 from gan_cli.metrics.precision_recall import precision_recall
@@ -28,7 +28,7 @@ class FeatureDistances(Metric):
     def __init__(
         self,
         root: str,  # injected: the data directory, where classifiers and reference statistics are cached
-        features: str = "classifier",  # classifier (trained on the dataset's labels) or inception
+        features: FeatureSpace = "classifier",  # classifier (trained on the dataset's labels) or inception
         weights: str | None = None,  # inception weights file; default: torch.hub's cache
         reference_n: PositiveInt = 50_000,  # real images in the reference statistics (a seeded subset)
         kid_subsets: PositiveInt = 100,  # KID: random subsets averaged (Bińkowski et al.)

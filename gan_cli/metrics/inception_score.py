@@ -13,7 +13,7 @@ import torch
 
 from gan_cli.datasets.base import Data
 from gan_cli.metrics.base import Metric
-from gan_cli.metrics.features import image_extractor
+from gan_cli.metrics.features import FeatureSpace, image_extractor
 from gan_cli.registry import METRICS
 from gan_cli.schema import PositiveInt
 
@@ -34,7 +34,7 @@ class InceptionScore(Metric):
     def __init__(
         self,
         root: str,  # injected: the data directory (classifier cache)
-        features: str = "inception",  # inception (the paper) or classifier
+        features: FeatureSpace = "inception",  # inception (the paper) or classifier
         weights: str | None = None,  # inception weights file; default: torch.hub's cache
         splits: PositiveInt = 10,  # parts the samples are scored in (the paper: 10)
     ):
