@@ -144,7 +144,7 @@ def test_drift_adds_epsilon_times_the_mean_squared_real_score():
 
     real = torch.tensor([[1.0, 2.0], [0.0, -2.0]])  # scores 3 and -2
     assert trick("drift", epsilon=0.01).d_penalty(Fixed(), real, real * 0).item() == pytest.approx(0.065)
-    with pytest.raises(GanError, match="epsilon"):
+    with pytest.raises(GanError, match="trick 'drift': epsilon must be a number >= 0, got -1.0"):
         trick("drift", epsilon=-1.0)
 
 

@@ -68,7 +68,7 @@ def test_noisy_labels_refuse_losses_without_targets_and_bad_ranges():
         TrickSet([trick("noisy_labels")]).check(tiny_mlp(), LOSSES.build({"name": "hinge"}))
     with pytest.raises(GanError, match="fake_high <= real_low"):
         trick("noisy_labels", real_low=0.2, fake_high=0.3)
-    with pytest.raises(GanError, match="flip"):
+    with pytest.raises(GanError, match=r"trick 'noisy_labels': flip must be a number in \[0, 0.5\), got 0.5"):
         trick("noisy_labels", flip=0.5)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat
 from gan_cli.tricks.base import Trick
@@ -20,8 +19,6 @@ from gan_cli.tricks.base import Trick
 @TRICKS.register("drift")
 class Drift(Trick):
     def __init__(self, epsilon: NonNegativeFloat = 0.001):  # weight of the mean squared real score
-        if epsilon < 0:
-            raise GanError(f"drift.epsilon must be >= 0, got {epsilon}")
         self.epsilon = epsilon
 
     def d_penalty(self, D, real, fake) -> torch.Tensor:

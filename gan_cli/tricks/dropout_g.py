@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import Fraction
 from gan_cli.tricks.base import Trick
@@ -19,8 +18,6 @@ from gan_cli.tricks.base import Trick
 @TRICKS.register("dropout_g")
 class DropoutG(Trick):
     def __init__(self, p: Fraction = 0.5):  # probability of zeroing an activation (pix2pix: 0.5)
-        if not 0.0 <= p < 1.0:
-            raise GanError(f"dropout_g.p must be in [0, 1), got {p}")
         self.p = p
 
     def wrap(self, model: nn.Module) -> None:

@@ -13,7 +13,6 @@ import copy
 import torch
 
 from gan_cli import checkpoint
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import Fraction, NonNegativeInt
 from gan_cli.tricks.base import Trick
@@ -28,10 +27,6 @@ class EMA(Trick):
         decay: Fraction = 0.999,  # ema = decay * ema + (1 - decay) * G after every G update
         start_step: NonNegativeInt = 0,  # before this step the average just copies G (skips the random init)
     ):
-        if not 0.0 <= decay < 1.0:
-            raise GanError(f"ema.decay must be in [0, 1), got {decay}")
-        if start_step < 0:
-            raise GanError(f"ema.start_step must be >= 0, got {start_step}")
         self.decay = decay
         self.start_step = start_step
         self.step = 0

@@ -20,8 +20,6 @@ from gan_cli.tricks.base import Trick
 @TRICKS.register("experience_replay")
 class ExperienceReplay(Trick):
     def __init__(self, size: PositiveInt = 50):  # fakes kept (CycleGAN's pool of 50)
-        if size < 1:
-            raise GanError(f"experience_replay.size must be at least 1, got {size}")
         self.size = size
         self.pool: torch.Tensor | None = None  # up to ``size`` past fakes, filled first
 

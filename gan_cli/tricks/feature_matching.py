@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import PositiveFloat
 from gan_cli.tricks.base import Trick
@@ -23,8 +22,6 @@ class FeatureMatching(Trick):
         weight: PositiveFloat = 1.0,  # weight of the feature loss in G's loss
         replace: bool = True,  # drop G's adversarial loss, as in the paper
     ):
-        if weight <= 0:
-            raise GanError(f"feature_matching.weight must be positive, got {weight}")
         self.weight = weight
         self.g_adversarial_weight = 0.0 if replace else 1.0
 

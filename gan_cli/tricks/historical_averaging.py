@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat
 from gan_cli.tricks.base import Trick
@@ -20,8 +19,6 @@ from gan_cli.tricks.base import Trick
 @TRICKS.register("historical_averaging")
 class HistoricalAveraging(Trick):
     def __init__(self, weight: NonNegativeFloat = 0.1):  # penalty weight (the paper gives none)
-        if weight < 0:
-            raise GanError(f"historical_averaging.weight must be >= 0, got {weight}")
         self.weight = weight
         self.count = {"d": 0, "g": 0}  # optimizer steps averaged, per network
         self.mean: dict[str, dict[str, torch.Tensor]] = {"d": {}, "g": {}}  # parameter name -> mean

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat, PositiveInt
 from gan_cli.tricks.base import Trick
@@ -23,8 +22,6 @@ class InstanceNoise(Trick):
         std: NonNegativeFloat = 0.1,  # noise std at step 0
         anneal_steps: PositiveInt = 2000,  # std falls linearly to 0 by this step
     ):
-        if std < 0 or anneal_steps < 1:
-            raise GanError("instance_noise needs std >= 0 and anneal_steps >= 1")
         self.std0 = std
         self.anneal_steps = anneal_steps
         self.std = std

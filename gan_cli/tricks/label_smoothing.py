@@ -11,7 +11,6 @@ from typing import Annotated
 
 import torch
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import Range
 from gan_cli.tricks.base import Trick
@@ -24,8 +23,6 @@ class LabelSmoothing(Trick):
     needs_targets = True
 
     def __init__(self, real: RealTarget = 0.9):  # D's target for real samples
-        if not 0.0 < real <= 1.0:
-            raise GanError(f"label_smoothing.real must be in (0, 1], got {real}")
         self.real = real
 
     def targets(self, real_target: torch.Tensor, fake_target: torch.Tensor):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
@@ -51,10 +50,6 @@ class MinibatchDiscrimination(Trick):
         num_kernels: PositiveInt = 16,  # B: closeness features per sample
         kernel_dim: PositiveInt = 8,  # C: size of each kernel's projection
     ):
-        if num_kernels < 1 or kernel_dim < 1:
-            raise GanError(
-                f"minibatch_discrimination needs num_kernels and kernel_dim >= 1, got {num_kernels}, {kernel_dim}"
-            )
         self.num_kernels = num_kernels
         self.kernel_dim = kernel_dim
 

@@ -43,8 +43,6 @@ class MinibatchStddev(Trick):
     order = -20  # rebuild D's head before tricks that wrap its layers (spectral norm)
 
     def __init__(self, group_size: AtLeastTwo = 4):  # samples per group (the batch must split into groups)
-        if group_size < 2:
-            raise GanError(f"minibatch_stddev.group_size must be at least 2, got {group_size}")
         self.group_size = group_size
 
     def check(self, model, loss) -> None:

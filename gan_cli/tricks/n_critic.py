@@ -6,7 +6,6 @@ gives G a more useful gradient. Each D update draws a fresh real batch.
 
 from __future__ import annotations
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
@@ -15,6 +14,4 @@ from gan_cli.tricks.base import Trick
 @TRICKS.register("n_critic")
 class NCritic(Trick):
     def __init__(self, n: PositiveInt = 5):  # D updates per G update
-        if n < 1:
-            raise GanError(f"n_critic.n must be at least 1, got {n}")
         self.d_steps = n

@@ -35,13 +35,10 @@ class NoisyLabels(Trick):
         fake_high: NonNegativeFloat = 0.3,  # fake targets are drawn from U(0, fake_high)
         flip: FlipProbability = 0.05,  # probability that a sample's target is the other class's
     ):
-        if not 0.0 <= fake_high <= real_low <= real_high:
+        if not fake_high <= real_low <= real_high:
             raise GanError(
-                f"noisy_labels needs 0 <= fake_high <= real_low <= real_high, "
-                f"got {fake_high}, {real_low}, {real_high}"
+                f"noisy_labels needs fake_high <= real_low <= real_high, got {fake_high}, {real_low}, {real_high}"
             )
-        if not 0.0 <= flip < 0.5:
-            raise GanError(f"noisy_labels.flip must be in [0, 0.5), got {flip}")
         self.real_low, self.real_high, self.fake_high, self.flip = real_low, real_high, fake_high, flip
 
     def targets(self, real_target: torch.Tensor, fake_target: torch.Tensor):

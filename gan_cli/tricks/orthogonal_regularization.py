@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat
 from gan_cli.tricks.base import Trick
@@ -20,8 +19,6 @@ from gan_cli.tricks.layers import weight_layers, weight_matrix
 @TRICKS.register("orthogonal_regularization")
 class OrthogonalRegularization(Trick):
     def __init__(self, beta: NonNegativeFloat = 1e-4):  # penalty weight (BigGAN's G_ortho)
-        if beta < 0:
-            raise GanError(f"orthogonal_regularization.beta must be >= 0, got {beta}")
         self.beta = beta
 
     def g_penalty(self, model, real, fake) -> torch.Tensor:

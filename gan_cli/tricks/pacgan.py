@@ -21,8 +21,6 @@ class PacGAN(Trick):
     order = 100  # pack last, after every trick that changes samples one by one (augmentation)
 
     def __init__(self, m: AtLeastTwo = 2):  # samples per pack (the paper's PacGAN2 to PacGAN4)
-        if m < 2:
-            raise GanError(f"pacgan.m must be at least 2, got {m}")
         self.m = m
 
     def data_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat, PositiveInt
 from gan_cli.tricks.base import Trick
@@ -28,8 +27,6 @@ class R1(Trick):
         gamma: NonNegativeFloat = 10.0,  # penalty weight (the paper's gamma)
         every: PositiveInt = 1,  # apply on every k-th training step (all its D updates), scaled by k
     ):
-        if gamma < 0 or every < 1:
-            raise GanError(f"{self.name} needs gamma >= 0 and every >= 1, got {gamma} and {every}")
         self.gamma = gamma
         self.every = every
         self.step = 0

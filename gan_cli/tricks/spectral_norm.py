@@ -12,7 +12,6 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
@@ -30,8 +29,6 @@ class SpectralNorm(Trick):
         generator: bool = False,  # normalise G's layers as well (SAGAN)
         power_iterations: PositiveInt = 1,  # power-iteration steps per training forward pass
     ):
-        if power_iterations < 1:
-            raise GanError(f"spectral_norm.power_iterations must be at least 1, got {power_iterations}")
         self.generator = generator
         self.power_iterations = power_iterations
 

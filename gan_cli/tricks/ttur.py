@@ -8,7 +8,6 @@ arXiv:1805.08318); they replace ``train.lr_g``/``train.lr_d`` in every parameter
 
 from __future__ import annotations
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import PositiveFloat
 from gan_cli.tricks.base import Trick
@@ -21,8 +20,6 @@ class TTUR(Trick):
         g_lr: PositiveFloat = 1e-4,  # G's learning rate
         d_lr: PositiveFloat = 4e-4,  # D's learning rate (faster, so D stays near its optimum)
     ):
-        if g_lr <= 0 or d_lr <= 0:
-            raise GanError(f"ttur learning rates must be positive, got g_lr={g_lr}, d_lr={d_lr}")
         self.g_lr = g_lr
         self.d_lr = d_lr
 

@@ -23,7 +23,6 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeInt, PositiveFloat
 from gan_cli.tricks.base import Trick
@@ -48,10 +47,6 @@ class Unrolled(Trick):
         k: NonNegativeInt = 5,  # look-ahead D updates (the paper uses 1 to 10; 0 scores with D as it is)
         lr: PositiveFloat = 0.1,  # SGD learning rate of the look-ahead updates
     ):
-        if k < 0:
-            raise GanError(f"unrolled.k must be >= 0, got {k}")
-        if lr <= 0:
-            raise GanError(f"unrolled.lr must be positive, got {lr}")
         self.k = k
         self.lr = lr
 

@@ -106,8 +106,6 @@ class VirtualBatchNormTrick(Trick):
         reference_size: PositiveInt = 64,  # examples in the fixed reference batch
         in_discriminator: bool = False,  # also replace D's batch norms (the paper does G only)
     ):
-        if reference_size < 1:
-            raise GanError(f"virtual_batch_norm.reference_size must be at least 1, got {reference_size}")
         self.reference_size = reference_size
         self.in_discriminator = in_discriminator
 
