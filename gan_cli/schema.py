@@ -96,15 +96,11 @@ def describe(annotation: Any, plural: bool = False) -> str:
     if origin is Annotated:
         ranges = " and ".join(str(m) for m in annotation.__metadata__ if isinstance(m, Range))
         return f"{describe(args[0], plural)} {ranges}".strip()
+    choices = _choices(annotation)
+    if choices is not None:  # a Literal, or a union of Literals, bool and null: list the values
+        return " or ".join(choices) if len(choices) <= 2 else f"one of {', '.join(choices)}"
     if origin in (typing.Union, types.UnionType):
         return " or ".join(describe(option, plural) for option in args)
-    if origin is Literal:
-        values = [show(a) if not isinstance(a, str) else a for a in args]
-        return " or ".join(values) if len(values) == 2 else f"one of {', '.join(values)}"
-    if annotation is type(None) or annotation is None:
-        return "null"
-    if annotation is bool:
-        return "true or false"
     if annotation in _NOUNS:
         return _NOUNS[annotation][plural]
     if origin in (tuple, list) or annotation in (tuple, list):
@@ -135,6 +131,23 @@ def check(value: Any, annotation: Any, key: str) -> None:
     """Raise ``GanError`` unless ``value`` fits ``annotation``; ``key`` names it in the message."""
     if not fits(value, annotation):
         raise GanError(f"{key} must be {describe(annotation)}, got {show(value)}")
+
+
+def _choices(annotation: Any) -> list[str] | None:
+    """The values ``annotation`` admits, as written in YAML, when it is a fixed set of them
+    (``Literal``, ``bool``, null, or a union of those); else None."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return [a if isinstance(a, str) else show(a) for a in args]
+    if annotation is bool:
+        return ["true", "false"]
+    if annotation is type(None) or annotation is None:
+        return ["null"]
+    if origin in (typing.Union, types.UnionType):
+        options = [_choices(option) for option in args]
+        if all(o is not None for o in options):
+            return [value for o in options for value in o]
+    return None
 
 
 def _number(x: float) -> str:

@@ -124,6 +124,59 @@ def test_hostile_values_are_refused_in_one_line_before_any_folder(
     assert_refused(code, err, message, tmp_path)
 
 
+# One bad choice of a fixed set per group: refused by the argument's Literal annotation before
+# any data is loaded or model built (a trick, built up front, refuses its own).
+BAD_CHOICES = [
+    (["model.d_norm=foo"], "model 'dcgan': d_norm must be batch or none, got 'foo'"),
+    (
+        ["model.conditioning=both"],
+        "model 'dcgan': conditioning must be one of concat, projection, auxiliary, got 'both'",
+    ),
+    (
+        ["model=stylegan", "model.style=adaptive"],
+        "model 'stylegan': style must be one of adain, modulated, demodulated, got 'adaptive'",
+    ),
+    (["model=cyclegan", "model.norm=layer"], "model 'cyclegan': norm must be instance or batch, got 'layer'"),
+    (
+        ["model=cyclegan", "model.generator=vgg"],
+        "model 'cyclegan': generator must be resnet or unet, got 'vgg'",
+    ),
+    (["dataset.split=val"], "dataset 'mnist': split must be one of auto, train, test, got 'val'"),
+    (["dataset=cifar10", "dataset.split=auto"], "dataset 'cifar10': split must be train or test, got 'auto'"),
+    (
+        ["dataset=image_folder", "dataset.path=x", "dataset.crop=corner"],
+        "dataset 'image_folder': crop must be center or random, got 'corner'",
+    ),
+    (
+        ["dataset=image_folder", "dataset.path=x", "dataset.in_memory=yes"],
+        "dataset 'image_folder': in_memory must be one of true, false, auto, got 'yes'",
+    ),
+    (
+        ["dataset=mnist_domains", "dataset.domain=mirrored"],
+        "dataset 'mnist_domains': domain must be one of edges, rotated, inverted, got 'mirrored'",
+    ),
+    (
+        ["dataset=paired", "dataset.path=x", "dataset.layout=grid"],
+        "dataset 'paired': layout must be folders or side_by_side, got 'grid'",
+    ),
+    (["metrics.fid.features=vgg"], "metric 'fid': features must be classifier or inception, got 'vgg'"),
+    (
+        ["metrics=inception", "metrics.inception_score.features=vgg"],
+        "metric 'inception_score': features must be classifier or inception, got 'vgg'",
+    ),
+    (["+trick.diffaugment.policy=colour"], "unknown diffaugment policy 'colour'"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", BAD_CHOICES, ids=[" ".join(o) for o, _ in BAD_CHOICES])
+def test_a_bad_choice_is_refused_in_one_line_naming_the_valid_ones(
+    overrides, message, tmp_path, monkeypatch, run_main
+):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main("train", *overrides)
+    assert_refused(code, err, message, tmp_path)
+
+
 def test_a_preset_with_its_plus_passes_the_checks(tmp_path, monkeypatch, run_main):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(AssertionError, match="training was about to start"):
@@ -234,6 +287,11 @@ def test_null_type_and_shape(value, annotation, fits):
         (str | None, "a string or null"),
         (Literal["stop", "rollback"], "stop or rollback"),
         (Literal["auto", "on", "off"], "one of auto, on, off"),
+        (Literal[1, 3], "1 or 3"),
+        (bool, "true or false"),
+        (bool | Literal["auto"], "one of true, false, auto"),
+        (Literal["a", "b"] | None, "one of a, b, null"),
+        (PositiveInt | None, "an integer >= 1 or null"),
     ],
 )
 def test_what_an_annotation_admits_reads_as_words(annotation, words):
@@ -274,6 +332,27 @@ def test_every_numeric_argument_declares_its_range_and_its_default_fits(where, a
     assert not bare_numbers(annotation), f"{where} is a number without a declared range"
     if default is not inspect.Parameter.empty:
         schema.check(list(default) if isinstance(default, tuple) else default, annotation, where)
+
+
+def choices_and_tables():
+    from gan_cli.datasets import cifar10, fashion_mnist, mnist_domains
+    from gan_cli.models import dcgan, image_to_image
+
+    def hint(function, name):
+        return typing.get_type_hints(function)[name]
+
+    yield "dcgan d_norm", dcgan.DNorm, dcgan.D_NORMS
+    yield "dcgan g_activation", hint(dcgan.DCGAN.__init__, "g_activation"), dcgan.G_ACTIVATIONS
+    yield "cyclegan/pix2pix norm", image_to_image.Norm, image_to_image.NORMS
+    yield "mnist_domains domain", hint(mnist_domains.mnist_domains, "domain"), mnist_domains.TRANSFORMS
+    yield "cifar10 split", hint(cifar10.cifar10, "split"), cifar10.BATCHES
+    yield "fashion_mnist split", hint(fashion_mnist.fashion_mnist, "split"), fashion_mnist.FILES
+
+
+def test_every_choice_an_annotation_admits_has_an_entry_in_the_table_it_selects():
+    # the constructors index these tables with the checked value and no check of their own
+    for where, annotation, table in choices_and_tables():
+        assert set(typing.get_args(annotation)) == set(table), where
 
 
 def test_the_settings_schema_declares_exactly_the_keys_of_config_yaml():
