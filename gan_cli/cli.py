@@ -50,6 +50,9 @@ HYDRA_VALUE_FLAGS = {
     "-sc",
 }
 INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+# Flags with which Hydra prints something and runs nothing: no run folder is claimed.
+INSPECTION_FLAGS = {"--cfg", "-c", "--info", "-i", "--hydra-help", "--shell-completion", "-sc", "--help", "-h"}
+RUN_DIR_KEYS = ("hydra.run.dir=", "hydra.sweep.dir=")
 
 
 def split_hydra_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -105,27 +108,48 @@ def train(
     options: gan train --hydra-help.
     """
     from gan_cli import distributed
-    from gan_cli.config import fresh_run_dir, validate
+    from gan_cli.config import validate
 
-    args = list(ctx.args)
-    overrides, flags = split_hydra_args(args)
+    overrides, flags = split_hydra_args(list(ctx.args))
     if multirun and distributed.launched():
         raise GanError("a sweep (-m) cannot run under torchrun: launch one torchrun per run")
+    for flag in ("--config-dir", "-cd"):
+        if flags.get(flag) and not Path(flags[flag]).expanduser().is_dir():
+            raise GanError(f"{flag} {flags[flag]}: the config folder does not exist")
     if "--config-path" not in flags and "-cp" not in flags:
         extra = tuple(d for d in (flags.get("--config-dir"), flags.get("-cd")) if d)
         name = flags.get("--config-name") or flags.get("-cn") or "config"
         validate(overrides, multirun, extra, name)
     distributed.init()
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    if not any(o.startswith(key + "=") for o in overrides):
-        root = Path("outputs") / ("multirun" if multirun else "")
-        args.append(f"{key}={distributed.share(fresh_run_dir(root) if distributed.rank() == 0 else None)}")
+    # Overrides first and Hydra's flags last, so an optional flag value (--info) never
+    # swallows an override.
+    args = [o for o in overrides if not o.startswith(RUN_DIR_KEYS)]
+    args += [token for flag, value in flags.items() for token in (flag, value) if token]
+    if not INSPECTION_FLAGS & flags.keys():
+        args.insert(0, claim_run_dir(overrides, multirun))
     if distributed.rank() > 0:  # one run folder, written by rank 0 alone
         args += ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
     sys.argv = ["gan train", *(["--multirun"] if multirun else []), *args]
     from gan_cli.train_task import main as hydra_main
 
     hydra_main()
+
+
+def claim_run_dir(overrides: list[str], multirun: bool) -> str:
+    """The ``hydra.run.dir`` (``hydra.sweep.dir``) override naming a folder this job claimed:
+    the user's, if new or empty, else a fresh one under outputs/ (see ``run_dirs``); under
+    torchrun rank 0 claims it and every rank gets its name."""
+    from gan_cli import distributed, run_dirs
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    named = [o.split("=", 1)[1] for o in overrides if o.startswith(key + "=")]
+    folder = None
+    if distributed.rank() == 0:
+        if named:
+            folder = run_dirs.claim_named(run_dirs.resolve_name(named[-1], key), key)
+        else:
+            folder = run_dirs.claim_fresh(Path("outputs") / ("multirun" if multirun else ""))
+    return f"{key}={distributed.share(folder)}"
 
 
 @app.command("resume")
@@ -240,11 +264,21 @@ app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown
 
 
 def main() -> None:
+    from gan_cli.interrupts import ctrl_c_handled_by, exit_at_once
+
     try:
-        app()
+        with ctrl_c_handled_by(exit_at_once):
+            app()
     except GanError as err:
         print_error(err)
         sys.exit(2)
     except KeyboardInterrupt:
         print_error(KeyboardInterrupt("interrupted"))
         sys.exit(130)
+    except SystemExit as stop:
+        # Typer turns a Ctrl-C inside a command into a silent exit 130 (typer.Exit raised
+        # from the KeyboardInterrupt); say what happened. Commands that reported it already
+        # exit without that cause.
+        if stop.code == 130 and isinstance(getattr(stop.__context__, "__cause__", None), KeyboardInterrupt):
+            print_error(KeyboardInterrupt("interrupted"))
+        raise

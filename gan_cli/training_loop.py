@@ -15,6 +15,7 @@ import torch
 
 from gan_cli import checkpoint, components, distributed
 from gan_cli.datasets.base import Data
+from gan_cli.devices import pick_device
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.interrupts import StopSignals
 from gan_cli.nonfinite import NonFiniteGuard, NonFiniteLoss
@@ -26,18 +27,6 @@ from gan_cli.sampling import generate, seeded_inputs
 from gan_cli.training_state import RandomState, Several, Tensors, TrainingState
 
 log = logging.getLogger(__name__)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise GanError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GanError(f"device '{name}' requested but CUDA is not available (use device=cpu)")
-    return device
 
 
 def load_data(cfg: dict[str, Any]) -> Data:
