@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -26,9 +26,12 @@ def umask() -> int:
 
 
 @contextmanager
-def atomic_write(path: Path, suffix: str = ".tmp") -> Iterator[BinaryIO]:
-    """``with atomic_write(path) as f: f.write(...)``: ``path`` is replaced only when the block
-    ends without an exception, and the temporary file never outlives the block."""
+def atomic_write(
+    path: Path, suffix: str = ".tmp", place: Callable[[str, Path], None] = os.replace
+) -> Iterator[BinaryIO]:
+    """``with atomic_write(path) as f: f.write(...)``: the finished file is moved to ``path``
+    by ``place`` (``os.replace``: over what was there) only when the block ends without an
+    exception, and the temporary file never outlives the block."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
@@ -37,7 +40,7 @@ def atomic_write(path: Path, suffix: str = ".tmp") -> Iterator[BinaryIO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        place(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gan_cli.errors import GanError
+from gan_cli.files import atomic_write, umask
 
 
 def check_new(path: Path, flag: str) -> None:
@@ -40,13 +41,6 @@ def check_suffix(path: Path, suffix: str, flag: str, what: str) -> None:
         raise GanError(f"{flag} {path}: {what}; give a name ending in {suffix}")
 
 
-def umask() -> int:
-    """The process umask (reading it means setting it; it is set straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def make_parents(path: Path) -> list[Path]:
     """Create the missing folders above ``path``; returns them, outermost first."""
     missing = []
@@ -67,7 +61,7 @@ def remove_empty(folders: list[Path]) -> None:
             pass  # something else was put there meanwhile: it stays
 
 
-def place_file(tmp: Path, path: Path) -> None:
+def place_file(tmp: str, path: Path) -> None:
     """Move the finished ``tmp`` to ``path`` without ever replacing a file that appeared there
     meanwhile (a hard link fails if the name exists; a file system without links gets a check)."""
     appeared = GanError(f"{path} appeared while writing; it was left as it is and nothing was written")
@@ -89,23 +83,13 @@ def new_file(path: Path) -> Iterator[BinaryIO]:
     ends without an exception (Ctrl-C included); otherwise the temporary file and any folders
     made for it are removed. ``path`` itself is never written over."""
     created = []
-    tmp = None
     try:
         created = make_parents(path)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        tmp = Path(name)
-        os.fchmod(fd, 0o666 & ~umask())  # what a plain open() gives, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path, place=place_file) as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
-        place_file(tmp, path)
-        tmp = None
     except OSError as err:
         raise GanError(f"cannot write {path}: {err.strerror or err}") from err
     finally:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
         if not path.exists():
             remove_empty(created)
 
