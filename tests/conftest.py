@@ -101,6 +101,36 @@ def run_gan(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Completed
     )
 
 
+def ctrl_c_once_started(
+    *args: str, cwd: Path, started: str, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """``gan ARGS`` in its own process, sent Ctrl-C (SIGINT) once a path matching the glob
+    ``started`` exists under ``cwd`` (the work is under way); returns what it did."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not list(cwd.glob(started)):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, f"nothing matched {started} in {timeout} s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 # The default DCGAN on MNIST, shrunk for a `gan train` subprocess.
 TINY_CLI_RUN = [
     "device=cpu",

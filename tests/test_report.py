@@ -3,9 +3,6 @@
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -18,7 +15,7 @@ from gan_cli.animation import HOLD_MS, write_progress_gif
 from gan_cli.errors import GanError
 from gan_cli.plots import CURVE_SIZE, nice_ticks, plot_curves
 from gan_cli.report import MARKER, find_runs, name_runs, read_run, report_command, sort_runs
-from tests.conftest import REPO, run_gan
+from tests.conftest import ctrl_c_once_started, run_gan
 
 HOUR = 3600
 
@@ -350,25 +347,11 @@ def test_sigint_to_a_real_gan_report_exits_130_and_leaves_no_report(tmp_path):
     records = [{"step": s, **{k: float(s + i) for i, k in enumerate(keys)}} for s in (10, 20, 30)]
     run = make_run(tmp_path / "run", [], records)
     before = snapshot(run)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gan_cli", "report", str(run), "--out", "rep"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    done = ctrl_c_once_started(
+        "report", str(run), "--out", "rep", cwd=tmp_path, started="rep/.report.*/curve_*.png"
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob("rep/.report.*/curve_*.png")):  # it has started drawing
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no curve drawn in 120 s"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 130, err
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 130, err
     assert err.strip() == "error: interrupted; the report was not written"
     assert "Traceback" not in out + err
     assert not (tmp_path / "rep").exists()  # the folder it made is gone with the half report

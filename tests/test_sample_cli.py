@@ -3,11 +3,6 @@ samples are generated and written in bounded batches, conditional models give wh
 and Ctrl-C leaves nothing behind."""
 
 import io
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -20,7 +15,7 @@ from gan_cli.cli import app
 from gan_cli.errors import GanError
 from gan_cli.images import image_grid, stream_grid
 from gan_cli.training_loop import train
-from tests.conftest import REPO, tiny_config
+from tests.conftest import ctrl_c_once_started, tiny_config
 
 runner = CliRunner()
 
@@ -244,26 +239,9 @@ def test_ctrl_c_while_writing_pngs_removes_the_partial_folder(run, here, monkeyp
 def test_sigint_to_a_real_gan_sample_exits_130_and_leaves_no_folder(run, tmp_path):
     """Ctrl-C while a real process writes thousands of PNGs: one line, exit 130, no folder."""
     args = ["--ckpt", str(run), "-n", "1000000", "-f", "png", "-o", "pngs", "--device", "cpu"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gan_cli", "sample", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob(".pngs.*/*.png")):  # it has started writing
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no PNG written in 120 s"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 130, err
+    done = ctrl_c_once_started("sample", *args, cwd=tmp_path, started=".pngs.*/*.png")
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 130, err
     assert err.strip() == "error: interrupted; nothing was written"
     assert "Traceback" not in out + err
     assert list(tmp_path.iterdir()) == []  # neither pngs/ nor its hidden temporary folder
