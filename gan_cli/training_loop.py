@@ -24,6 +24,7 @@ from gan_cli.progress import TrainingProgress
 from gan_cli.registry import DATASETS
 from gan_cli.run_folder import RunFolder
 from gan_cli.sampling import generate, seeded_inputs
+from gan_cli.threads import CoreShare
 from gan_cli.training_state import RandomState, Several, Tensors, TrainingState
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         record = {"step": step, **tally.means()}
         record["images_per_sec"] = n * images_per_step / (now - last_log_time)
         record["elapsed_sec"] = now - t0
+        record["threads"] = cores.adjust()  # this job's share, now that others may have come or gone
         folder.record(record)
         progress.update(step, record)
         last_log_time = now
@@ -201,7 +203,12 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         return step
 
     show_progress = cfg["log"]["progress"] and folder.main
-    with TrainingProgress(steps, start, enabled=show_progress) as progress, StopSignals() as signals:
+    with (
+        TrainingProgress(steps, start, enabled=show_progress) as progress,
+        StopSignals() as signals,
+        CoreShare(cfg["trainer"]["threads"]) as cores,
+    ):
+        log.info("CPU: %s", cores.describe())
         step = start
         while step < steps:
             try:
