@@ -105,10 +105,12 @@ SETTINGS: dict[str, Any] = {
         "fused_adam": Literal["auto", "on", "off"],
         "compile": bool,
         "cudnn_benchmark": bool,
+        "threads": PositiveInt | None,
     },
     "sample": {"every": PositiveInt, "n": PositiveInt},
     "eval": {"every": PositiveInt, "n": PositiveInt},
     "checkpoint": {"every": PositiveInt, "keep": PositiveInt},
+    "sweep": {"objective": str, "direction": Literal["minimize", "maximize"]},  # gan_cli/search.py
     "data": {"root": str},
 }
 GROUP_SECTIONS = ("model", "loss", "dataset", "trick", "metrics")
