@@ -98,7 +98,14 @@ SETTINGS: dict[str, Any] = {
         "on_nan": Literal["stop", "rollback"],
         "nan_lr_factor": Annotated[float, Range(0, 1, min_open=True, max_open=True)],  # a lower lr
     },
-    "log": {"every": PositiveInt, "progress": bool, "tensorboard": bool},
+    "log": {
+        "every": PositiveInt,
+        "progress": bool,
+        "tensorboard": bool,  # the trackers (gan_cli/trackers/), each an optional extra
+        "wandb": bool,
+        "mlflow": bool,
+        "project": str | None,  # W&B project, MLflow experiment
+    },
     "trainer": {
         "precision": Literal["auto", "fp32", "bf16", "fp16"],
         "channels_last": Literal["auto", "on", "off"],
@@ -257,12 +264,13 @@ def validate(
     overrides: list[str], multirun: bool, extra_dirs: tuple[str, ...] = (), config_name: str = "config"
 ) -> int:
     """Compose, resolve and check every job's config; returns the number of jobs."""
-    from gan_cli import components
+    from gan_cli import components, trackers
     from gan_cli.train_task import branch_state
 
     jobs = job_overrides(overrides, multirun)
     for job in jobs:
         cfg = resolve(compose(job, extra_dirs, config_name))
         components.check(cfg)
+        trackers.check(cfg)  # log.wandb=true and the like: their packages are installed
         branch_state(cfg)  # resume=CKPT: fits this config and has steps left
     return len(jobs)

@@ -1,8 +1,10 @@
 """Everything training writes into its run folder, in one place.
 
 Only the main process writes (rank 0 of a torchrun job; the only process otherwise), so the
-training loop calls these the same way on every rank. With ``log.tensorboard`` the records and
-sample grids also go to TensorBoard.
+training loop calls these the same way on every rank. The records and sample grids also go to
+the experiment trackers the ``log.*`` switches turn on (TensorBoard, W&B, MLflow:
+``gan_cli.trackers``); the loop holds the folder in a ``with`` block, which closes them however
+the run ends.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import torch
 
 from gan_cli import checkpoint
 from gan_cli.animation import write_progress_gif
-from gan_cli.errors import GanError
+from gan_cli.errors import GanError, Interrupted
 from gan_cli.files import atomic_write
 from gan_cli.images import sample_picture
+from gan_cli.trackers import Trackers
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +46,33 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 
 class RunFolder:
-    def __init__(self, path: Path, main: bool = True, tensorboard: bool = False):
+    def __init__(self, path: Path, main: bool = True, config: dict[str, Any] | None = None):
+        """``config``: the run's resolved config, whose ``log.*`` switches choose the trackers."""
         self.path, self.main = path, main
         self.samples, self.checkpoints = path / "samples", path / "checkpoints"
         self.metrics = path / "metrics.jsonl"
-        self.board = None
+        self.trackers = Trackers(path, config if main else None)
         if main:
             path.mkdir(parents=True, exist_ok=True)
-            if tensorboard:
-                from gan_cli.tensorboard import TensorBoardLog
 
-                self.board = TensorBoardLog(path)
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: object) -> None:
+        """Close the trackers, telling them how the run ended; a tracker that fails to close
+        while the run is already stopping on an error is only a warning."""
+        if kind is None:
+            status = "finished"
+        elif issubclass(kind, (Interrupted, KeyboardInterrupt)):
+            status = "stopped"
+        else:
+            status = "failed"
+        try:
+            self.trackers.close(status)
+        except Exception as close_err:
+            if kind is None:
+                raise
+            log.warning("closing the experiment trackers failed: %s", close_err)
 
     def record(self, record: dict[str, Any]) -> None:
         """One line of metrics.jsonl."""
@@ -61,8 +80,7 @@ class RunFolder:
             return
         with open(self.metrics, "a") as f:
             f.write(json.dumps(record) + "\n")
-        if self.board is not None:
-            self.board.scalars(record["step"], record)
+        self.trackers.scalars(record["step"], record)
 
     def keep_records_until(self, step: int) -> None:
         """Drop records past ``step`` (written after the checkpoint a run resumes from), and a
@@ -82,14 +100,14 @@ class RunFolder:
         step: int | None = None,
     ) -> None:
         """``samples/<name>``: a grid of images or a scatter plot of points; with ``step``, also
-        TensorBoard's picture of that step."""
+        the trackers' picture of that step."""
         if not self.main:
             return
         picture = sample_picture(samples, reference, nrow)
         with atomic_write(self.samples / name, suffix=".png") as f:
             picture.save(f, format="PNG")
-        if self.board is not None and step is not None:
-            self.board.picture(step, "samples", picture)
+        if step is not None:
+            self.trackers.picture(step, "samples", picture)
 
     def has_picture(self, name: str) -> bool:
         return (self.samples / name).exists()
@@ -107,5 +125,3 @@ class RunFolder:
         if not self.main:
             return
         write_progress_gif(self.samples, self.samples / "progress.gif")
-        if self.board is not None:
-            self.board.close()

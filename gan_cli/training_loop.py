@@ -83,7 +83,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     random.seed(cfg["seed"])
     device = distributed.device(pick_device(cfg["device"]))
     speed = Performance.from_config(cfg["trainer"], device)
-    folder = RunFolder(run_dir, main=rank == 0, tensorboard=cfg["log"]["tensorboard"])
+    folder = RunFolder(run_dir, main=rank == 0, config=cfg)  # and its trackers (log.*)
 
     data = load_data(cfg).to(device)
     log.info("data: %s, shape %s; device: %s (%s)", data.description, data.shape, device, speed.describe())
@@ -204,6 +204,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
 
     show_progress = cfg["log"]["progress"] and folder.main
     with (
+        folder,  # closes the trackers, however the run ends
         TrainingProgress(steps, start, enabled=show_progress) as progress,
         StopSignals() as signals,
         CoreShare(cfg["trainer"]["threads"]) as cores,
