@@ -99,6 +99,8 @@ def train(
 
       gan train -m hydra/launcher=joblib seed=0,1,2 # parallel local jobs (pip install 'gan-cli\\[joblib]')
 
+      gan train -m +hparams_search=ring_optuna      # an Optuna study (pip install 'gan-cli\\[optuna]')
+
       gan train --cfg job model=mlp                 # print the composed config, train nothing
 
       gan train -cd ~/my_conf model=my_model        # add your own config dir
@@ -108,10 +110,11 @@ def train(
     Runs land in outputs/DATE/TIME (sweeps: outputs/multirun/DATE/TIME/N); Hydra's own
     options: gan train --hydra-help.
     """
-    from gan_cli import distributed
+    from gan_cli import distributed, search
     from gan_cli.config import validate
 
     overrides, flags = split_hydra_args(list(ctx.args))
+    study = False  # an Optuna study (any sweeper but the basic one), known once the config is checked
     if multirun and distributed.launched():
         raise GanError("a sweep (-m) cannot run under torchrun: launch one torchrun per run")
     for flag in ("--config-dir", "-cd"):
@@ -121,6 +124,7 @@ def train(
         extra = tuple(d for d in (flags.get("--config-dir"), flags.get("-cd")) if d)
         name = flags.get("--config-name") or flags.get("-cn") or "config"
         validate(overrides, multirun, extra, name)
+        study = multirun and search.is_study(overrides, extra, name)
     distributed.init()
     # Overrides first and Hydra's flags last, so an optional flag value (--info) never
     # swallows an override.
@@ -133,7 +137,8 @@ def train(
     sys.argv = ["gan train", *(["--multirun"] if multirun else []), *args]
     from gan_cli.train_task import main as hydra_main
 
-    hydra_main()
+    with search.study_end(study):
+        hydra_main()
 
 
 def claim_run_dir(overrides: list[str], multirun: bool) -> str:
@@ -226,7 +231,10 @@ def report(
 @app.command("list")
 def list_options(
     group: Annotated[
-        str | None, typer.Argument(help="model, loss, dataset, trick or experiment; all when omitted.")
+        str | None,
+        typer.Argument(
+            help="model, loss, dataset, trick, metrics, experiment or hparams_search; all when omitted."
+        ),
     ] = None,
 ) -> None:
     """List the options of each config group with a one-line description.

@@ -19,7 +19,7 @@ from gan_cli.errors import GanError
 from gan_cli.registry import META_KEYS, did_you_mean
 from gan_cli.schema import Fraction, PositiveFloat, PositiveInt, Range, Seed, check, show
 
-GROUPS = ("model", "loss", "dataset", "trick", "metrics", "experiment")
+GROUPS = ("model", "loss", "dataset", "trick", "metrics", "experiment", "hparams_search")
 
 
 def config_dir() -> Path:
@@ -43,9 +43,10 @@ def description(group: str, option: str) -> str:
 
 
 def compose(
-    overrides: list[str], extra_dirs: tuple[str, ...] = (), config_name: str = "config"
+    overrides: list[str], extra_dirs: tuple[str, ...] = (), config_name: str = "config", hydra: bool = False
 ) -> DictConfig:
-    """The composed config for one job (Hydra's compose API); raises ``GanError`` on bad input."""
+    """The composed config for one job (Hydra's compose API), with its ``hydra`` node if
+    ``hydra``; raises ``GanError`` on bad input."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -56,7 +57,7 @@ def compose(
         search = [*overrides, f"hydra.searchpath=[{dirs}]"]
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose(config_name, overrides=search)
+            return hydra_compose(config_name, overrides=search, return_hydra_config=hydra)
     # Hydra raises its own exceptions, but also ValueError/TypeError/KeyError, on bad overrides.
     except (HydraException, ValueError, TypeError, KeyError) as err:
         raise GanError(explain(err, overrides, extra_dirs, config_name)) from err
@@ -186,6 +187,10 @@ def _paths(node: dict[str, Any], prefix: str = ""):
             yield from _paths(v, f"{prefix}{k}.")
 
 
+# Config group options that Hydra plugins bring, and the gan-cli extra that installs each.
+PLUGINS = {("hydra/sweeper", "optuna"): "optuna", ("hydra/launcher", "joblib"): "joblib"}
+
+
 def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], config_name: str) -> str:
     """Turn Hydra's multi-line composition errors into one line with a suggestion."""
     from hydra.errors import OverrideParseException
@@ -194,6 +199,8 @@ def explain(err: Exception, overrides: list[str], extra_dirs: tuple[str, ...], c
     missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
     if missing:
         group, option = missing.groups()
+        if (group, option) in PLUGINS:
+            return f"{group}={option} is a Hydra plugin that is not installed: pip install 'gan-cli[{PLUGINS[group, option]}]'"
         options = group_options(group)
         return f"unknown {group} '{option}'{did_you_mean(option, options)}; valid: {', '.join(options)}"
     unlisted = re.search(r"Could not override '([^']+)'\. No match in the defaults list", text)
@@ -245,32 +252,21 @@ def takes(key: str, config: dict[str, Any]) -> bool:
         return False
 
 
-def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """The override list of every job a (multi)run will launch."""
-    if not multirun:
-        return [overrides]
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as err:
-        raise GanError(f"bad override: {str(err).strip().splitlines()[0]}") from err
-    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
-
-
 def validate(
     overrides: list[str], multirun: bool, extra_dirs: tuple[str, ...] = (), config_name: str = "config"
 ) -> int:
-    """Compose, resolve and check every job's config; returns the number of jobs."""
-    from gan_cli import components, trackers
+    """Compose, resolve and check every job's config (of a study, those ``search.sweep_jobs``
+    picks: its jobs are drawn as it goes); returns the number of jobs checked."""
+    from gan_cli import components, search, trackers
     from gan_cli.train_task import branch_state
 
-    jobs = job_overrides(overrides, multirun)
-    for job in jobs:
-        cfg = resolve(compose(job, extra_dirs, config_name))
-        components.check(cfg)
-        trackers.check(cfg)  # log.wandb=true and the like: their packages are installed
-        branch_state(cfg)  # resume=CKPT: fits this config and has steps left
+    jobs = search.sweep_jobs(overrides, extra_dirs, config_name) if multirun else [(overrides, "")]
+    for job, source in jobs:
+        try:
+            cfg = resolve(compose(job, extra_dirs, config_name))
+            components.check(cfg)
+            trackers.check(cfg)  # log.wandb=true and the like: their packages are installed
+            branch_state(cfg)  # resume=CKPT: fits this config and has steps left
+        except GanError as err:  # a value of a study's search space: name the entry
+            raise GanError(f"{source}: {err}" if source else str(err)) from err
     return len(jobs)

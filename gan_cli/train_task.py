@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from gan_cli import checkpoint
+from gan_cli import checkpoint, search
 from gan_cli.config import check_settings, config_dir, resolve
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.report_error import print_error, print_stopped
@@ -27,14 +27,18 @@ RESUMABLE_KEYS = ("train.steps", "log.", "sample.every", "checkpoint.", "device"
 SETUP_GROUPS = ("model", "loss", "dataset", "trick")
 
 
-def guarded(job: Callable[[], None]) -> None:
-    """Run ``job``; every expected way for training to stop becomes one line and an exit code."""
+def guarded(job: Callable[[], Any], trial: bool = False) -> Any:
+    """Run ``job`` and return what it returns; every expected way for training to stop becomes
+    one line and an exit code. In a study's ``trial`` an error fails the trial (one line, returns
+    None) and the study goes on; an interruption still ends it."""
     import torch
 
     try:
-        job()
+        return job()
     except GanError as err:
         print_error(err)
+        if trial:
+            return None
         sys.exit(2)
     except Interrupted as stop:
         name = signal.Signals(stop.signum).name
@@ -44,19 +48,22 @@ def guarded(job: Callable[[], None]) -> None:
         sys.exit(128 + stop.signum)
     except torch.OutOfMemoryError:
         print_error("out of GPU memory; try a smaller train.batch_size or model")
+        if trial:
+            return None
         sys.exit(2)
     except KeyboardInterrupt:  # before the loop set up its handler, or a second Ctrl-C
         print_stopped("interrupted")
         sys.exit(130)
 
 
-def start(cfg: dict[str, Any], run_dir: Path) -> None:
-    """A new run; with ``resume=PATH`` it starts from that checkpoint's full state."""
+def start(cfg: dict[str, Any], run_dir: Path) -> dict[str, float]:
+    """A new run; with ``resume=PATH`` it starts from that checkpoint's full state. Returns its
+    final record."""
     from gan_cli.training_loop import train
 
     if (run_dir / "metrics.jsonl").exists() or (run_dir / "checkpoints").exists():
         raise GanError(f"{run_dir} already holds a run; continue it with: gan resume {run_dir}")
-    train(cfg, run_dir, branch_state(cfg))
+    return train(cfg, run_dir, branch_state(cfg))
 
 
 def branch_state(cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -87,8 +94,12 @@ def check_steps_left(state: dict[str, Any], steps: int, path: Path, longer: str)
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    guarded(lambda: start(resolve(cfg), Path(HydraConfig.get().runtime.output_dir)))
+def main(cfg: DictConfig) -> float | None:
+    """One run. A trial of a study (``-m hydra/sweeper=optuna``) returns the value of
+    ``sweep.objective`` in its final record for the sweeper to optimize; None if it failed."""
+    trial = search.in_study()
+    record = guarded(lambda: start(resolve(cfg), Path(HydraConfig.get().runtime.output_dir)), trial)
+    return search.objective(record, cfg.sweep.objective) if trial else None
 
 
 def with_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

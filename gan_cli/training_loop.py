@@ -76,7 +76,8 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     """Train as ``cfg`` (the resolved config, plain containers) says; write into ``run_dir``.
 
     With ``resume`` (a loaded checkpoint) every piece of state is restored first, so on the
-    CPU the continued run reproduces the uninterrupted one bit for bit. Returns the last record.
+    CPU the continued run reproduces the uninterrupted one bit for bit. Returns the last record
+    merged with the final evaluation's metrics (what a study's trial is judged by).
     """
     tcfg, rank, world = cfg["train"], distributed.rank(), distributed.world_size()
     torch.manual_seed(cfg["seed"])
@@ -139,14 +140,15 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         nrow = model.row_length(len(images))
         folder.picture(name or f"step_{step:07d}.png", images, reference, nrow, step)
 
-    def evaluate(step: int) -> None:
+    def evaluate(step: int) -> dict[str, float]:
         """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
         if not parts.metrics or not folder.main:
-            return
+            return {}
         samples = generate(model, eval_z, labels=eval_labels)
         results = {k: v for metric in parts.metrics for k, v in metric(samples, data, eval_labels).items()}
         if results:
             folder.record({"step": step, **results})
+        return results
 
     def save_checkpoint(step: int, periodic: bool, finished: bool = False) -> None:
         guard.check()  # never save weights trained past a NaN
@@ -236,7 +238,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         # The last step's checkpoint comes first, so a stop during the final evaluation loses
         # no training; the run counts as finished only once its final artefacts exist.
         save_checkpoint(steps, periodic=False)
-        evaluate(steps)
+        final = evaluate(steps)
         save_grid(None, "final.png")
         folder.finish()
         if signals.received is not None:
@@ -250,4 +252,4 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         time.perf_counter() - t0,
         run_dir,
     )
-    return record
+    return {**record, **final}
