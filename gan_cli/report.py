@@ -10,7 +10,8 @@ curve_<metric>.png) makes it refuse before anything is written.
 Sort order when ``--ascending/--descending`` is not given: ascending (smallest first) for
 ``run``, ``wall``, losses (keys ending in ``loss``), divergences and distances (keys ending in
 ``_kl``, ``fid``, ``kid``); descending for everything else (``modes_covered``,
-``high_quality_pct``, ``images_per_sec``...). Runs without the key come last either way.
+``high_quality_pct``, ``images_per_sec``...). Runs without the key come last either way. The
+trials of an Optuna study (``gan_cli/search.py``) are sorted by its objective, best first.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from gan_cli import outputs, plots
+from gan_cli import outputs, plots, search
 from gan_cli.errors import GanError
 from gan_cli.options import ctrl_c_exits
 from gan_cli.plots import format_value
@@ -358,7 +359,9 @@ def check_targets(out: Path, names: list[str]) -> None:
             )
 
 
-def write_report(runs: list[Run], out: Path, sort: str | None, ascending: bool | None) -> Path:
+def write_report(
+    runs: list[Run], out: Path, sort: str | None, ascending: bool | None, intro: tuple[str, ...] = ()
+) -> Path:
     """``out/report.md`` (table, sample grids side by side, curves) and ``out/curve_<key>.png``.
 
     Every file is drawn in a hidden folder inside ``out`` and moved into place at the end,
@@ -375,7 +378,7 @@ def write_report(runs: list[Run], out: Path, sort: str | None, ascending: bool |
         with ctrl_c_exits("the report was not written"):  # after the cleanup below
             try:
                 drawn = Path(tempfile.mkdtemp(dir=out, prefix=".report.", suffix=".tmp"))
-                names = draw_report(runs, out, drawn, keys, sort, ascending)
+                names = draw_report(runs, out, drawn, keys, sort, ascending, intro)
                 for name in names:  # report.md is the last
                     os.replace(drawn / name, out / name)
             finally:
@@ -389,11 +392,19 @@ def write_report(runs: list[Run], out: Path, sort: str | None, ascending: bool |
 
 
 def draw_report(
-    runs: list[Run], out: Path, folder: Path, keys: list[str], sort: str | None, ascending: bool | None
+    runs: list[Run],
+    out: Path,
+    folder: Path,
+    keys: list[str],
+    sort: str | None,
+    ascending: bool | None,
+    intro: tuple[str, ...] = (),
 ) -> list[str]:
     """report.md and the curves of ``keys``, drawn into ``folder`` with links as seen from
-    ``out``; returns the names written, report.md last."""
+    ``out``; returns the names written, report.md last. ``intro``: paragraphs under the title."""
     lines = [MARKER, "", f"# {len(runs)} run{'s' * (len(runs) != 1)}", ""]
+    for paragraph in intro:
+        lines += [paragraph, ""]
     if sort:
         order = lower_is_better(sort) if ascending is None else ascending
         lines += [f"Sorted by `{sort}`, {'ascending' if order else 'descending'}.", ""]
@@ -453,7 +464,11 @@ def print_table(runs: list[Run], console, title: str, sort: str | None = None) -
 
     keys = metric_keys(runs)
     rows = table_rows(runs, keys)
-    same = [k for k in keys if len(runs) > 1 and len({format_value(r.final.get(k)) for r in runs}) == 1]
+    same = [
+        k
+        for k in keys
+        if k != sort and len(runs) > 1 and len({format_value(r.final.get(k)) for r in runs}) == 1
+    ]
 
     def width(column: int) -> int:  # the text, a space either side and the column divider
         return max(len(cell) for cell in [[*IDENTITY, *keys][column], *(r[column] for r in rows)]) + 3
@@ -504,11 +519,15 @@ def report_command(
     now = time.time()
     runs = [read_run(p, now, running_minutes) for p in find_runs(paths)]
     name_runs(runs)
+    study = search.read_study(paths, [r.path for r in runs])
+    if study is not None and sort is None and study.objective in metric_keys(runs):  # best first
+        sort = study.objective
+        ascending = study.direction == "minimize" if ascending is None else ascending
     if sort is not None:
         runs = sort_runs(runs, sort, ascending)
     if out is None:
         out = Path(os.path.commonpath([p.resolve() for p in paths])) / "report"
-    target = write_report(runs, out, sort, ascending)
+    target = write_report(runs, out, sort, ascending, (study.describe(),) if study else ())
 
     console = console or Console()
     title = f"{len(runs)} run{'s' * (len(runs) != 1)}"
@@ -516,5 +535,7 @@ def report_command(
         order = lower_is_better(sort) if ascending is None else ascending
         title += f", by {sort} ({'ascending' if order else 'descending'})"
     print_table(runs, console, title, sort)
+    if study is not None:
+        console.print(study.describe(), highlight=False, markup=False)
     console.print(f"report: {target}", highlight=False)
     return target
