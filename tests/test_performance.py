@@ -58,6 +58,12 @@ def test_model_flops_grow_with_the_width_of_the_networks(tmp_path):
     assert 0 < narrow and 2.5 < wide / narrow < 4.5  # conv FLOPs scale with channels squared
 
 
+@pytest.mark.parametrize("model", ["stylegan", "progan", "biggan"])
+def test_every_family_has_its_flops_counted(tmp_path, model):
+    # StyleGAN's constant input once broke PyTorch's FLOP counter (a view of a parameter).
+    assert flops_per_image(tiny_config(tmp_path, f"model={model}")) > 0
+
+
 def losses(tmp_path, name: str, *overrides: str) -> list[float]:
     cfg = tiny_config(tmp_path, "train.steps=6", "log.every=1", *overrides)
     train(cfg, tmp_path / name)

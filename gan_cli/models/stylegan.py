@@ -143,7 +143,9 @@ class SynthesisNetwork(nn.Module):
 
     def forward(self, ws: torch.Tensor) -> torch.Tensor:
         """ws: N × num_styles × w_dim."""
-        x = self.const.expand(len(ws), -1, -1, -1)
+        # A copy, not a view: a view of a parameter made under no_grad breaks PyTorch's FLOP
+        # counter (gan bench), and the copy of a 4×4 block costs nothing.
+        x = self.const.expand(len(ws), -1, -1, -1).contiguous()
         rgb = None
         for i, layer in enumerate(self.layers):
             x = layer(x, ws[:, i])
