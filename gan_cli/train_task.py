@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli import checkpoint, search
-from gan_cli.config import check_settings, config_dir, resolve
+from gan_cli.config import GROUPS, check_settings, compose, config_dir, resolve
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.report_error import print_error, print_stopped
 
@@ -108,7 +108,9 @@ def with_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
         key = override.split("=", 1)[0]
         if "=" not in override or not any(key == k or key.startswith(k) for k in RESUMABLE_KEYS):
             raise GanError(f"resume accepts overrides of {', '.join(RESUMABLE_KEYS)}; got '{override}'")
-    merged = OmegaConf.create(cfg)
+    # A checkpoint of an older gan-cli lacks the settings added since: they take today's defaults.
+    defaults = {key: value for key, value in resolve(compose([])).items() if key not in GROUPS}
+    merged = OmegaConf.merge(defaults, cfg)
     OmegaConf.set_struct(merged, True)
     try:
         merged.merge_with(OmegaConf.from_dotlist(overrides))

@@ -260,3 +260,15 @@ def test_hydra_inspection_flags_print_and_claim_no_folder(tmp_path):
     missing = run_gan("train", "-cd", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert missing.returncode == 2 and "config folder does not exist" in missing.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+def test_a_checkpoint_of_an_older_gan_cli_resumes_with_todays_defaults_for_new_settings(finished_run):
+    from gan_cli.train_task import resume
+
+    last = finished_run / "checkpoints" / "last.pt"
+    state = checkpoint.load(last)
+    del state["config"]["sweep"], state["config"]["trainer"]["threads"]  # settings added later
+    checkpoint.save(state, last)
+    resume(finished_run, ["train.steps=6"])
+    resumed = checkpoint.load(last)["config"]
+    assert resumed["trainer"]["threads"] is None and resumed["sweep"]["direction"] == "minimize"
