@@ -3,8 +3,8 @@
 For each workload, the wall time of its jobs run together (started at once, no thread setting)
 divided by their wall time run one after the other: the same work on the same cores, so 1.0 is
 perfect sharing and anything above is time lost to contention. Measured twice: as gan-cli runs
-now (passive OpenMP waits, each job its share of the cores), and as it ran before (libgomp's
-default spin-waits, every job all the cores; a joblib worker as joblib limits it).
+now (each job its share of the cores, looked at again every second), and as it ran before
+(every job all the cores; a joblib worker as joblib limits it).
 
     python benchmarks/sharing.py                      # all three workloads, now and before
     python benchmarks/sharing.py --only dcgan --steps 300
@@ -27,11 +27,10 @@ QUIET = ["log.progress=false", "metrics=none", "sample.every=100000", "checkpoin
 
 
 def gan(args: list[str], cwd: str, before: bool) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     if before:
-        # What gan-cli did before it shared: libgomp's default waits and every core per job
-        # (in a joblib sweep, the threads joblib gives each worker).
-        env["OMP_WAIT_POLICY"] = ""
+        # What gan-cli did before it shared: every core per job (in a joblib sweep, the
+        # threads joblib gives each worker).
         if "-m" not in args:
             args = [*args, f"trainer.threads={len(os.sched_getaffinity(0))}"]
     return subprocess.Popen(

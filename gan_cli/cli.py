@@ -5,7 +5,6 @@ Heavy imports (torch, Hydra) happen inside the commands so that ``gan --help`` i
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -273,9 +272,6 @@ app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown
 
 
 def main() -> None:
-    # Before torch loads OpenMP: waiting threads sleep instead of spinning on cores that other
-    # jobs on the machine need (see gan_cli/threads.py).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from gan_cli.interrupts import ctrl_c_handled_by, exit_at_once
 
     try:

@@ -1,20 +1,20 @@
 """How many CPU threads a training job uses, so that jobs sharing a machine share its cores.
 
 PyTorch starts one intra-op thread per core it sees. Two jobs side by side (two terminals, a
-shell loop with ``&``, a sweep beside a run) then run twice as many busy threads as there are
-cores, and every parallel region waits for a thread that is not scheduled: each job runs many
-times slower than alone. Two things prevent that:
+shell loop with ``&``, a sweep beside a run) then run twice as many threads as there are cores,
+and at every parallel region OpenMP's threads spin waiting for one that is not scheduled: each
+job runs many times slower than alone (3× for two DCGANs on 2 cores, 10× for two ring MLPs;
+benchmarks/sharing.py). So each job takes its share of the cores it may use: ``cores // jobs``,
+where ``cores`` is what its CPU affinity (taskset, SLURM's ``cpus-per-task``) and a cgroup CPU
+quota allow, and ``jobs`` counts the gan-cli training jobs of this user running on the machine
+now. Every job registers itself in a folder of small files (``$XDG_RUNTIME_DIR`` or the temp
+folder) and looks again about once a second, so a job started alone gives back cores within a
+second of a second one starting, and takes them again when it ends.
 
-- OpenMP threads that wait *passively* (``OMP_WAIT_POLICY=PASSIVE``, set by ``gan`` before
-  torch loads) sleep at a barrier instead of spinning on a core another job needs;
-- each job takes its share of the cores it may use: ``cores // jobs``, where ``cores`` is
-  what its CPU affinity (taskset, SLURM's ``cpus-per-task``) and a cgroup CPU quota allow, and
-  ``jobs`` counts the gan-cli training jobs of this user running on the machine now. Every job
-  registers itself in a folder of small files (``$XDG_RUNTIME_DIR`` or the temp folder) and
-  looks again at every metrics record, so a job started alone gives back cores when a second
-  one starts, and takes them again when it ends.
-
-A fixed number — ``trainer.threads=N`` or ``OMP_NUM_THREADS`` — is used as it is.
+Making OpenMP's threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``) also stops the
+collapse, but costs a job alone 20–40 % of its speed (every parallel region then wakes sleeping
+threads), so gan-cli leaves the wait policy alone. A fixed number — ``trainer.threads=N`` or
+``OMP_NUM_THREADS`` — is used as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -67,6 +68,7 @@ class CoreShare:
         self.cores = usable_cores()
         self.mark = registry() / str(os.getpid())
         self.threads = torch.get_num_threads()
+        self.checked = 0.0  # time.monotonic() of the last look at the other jobs
 
     def __enter__(self) -> CoreShare:
         if self.fixed is None:
@@ -95,8 +97,14 @@ class CoreShare:
                 (self.mark.parent / str(pid)).unlink(missing_ok=True)
         return max(1, running)
 
+    def poll(self, every: float = 1.0) -> None:
+        """``adjust`` if ``every`` seconds have passed since the last look (cheap to call each step)."""
+        if time.monotonic() - self.checked >= every:
+            self.adjust()
+
     def adjust(self) -> int:
         """Set torch's intra-op threads to this job's share now; returns it."""
+        self.checked = time.monotonic()
         wanted = self.fixed or max(1, self.cores // self.jobs())
         if wanted != self.threads:
             torch.set_num_threads(wanted)

@@ -178,7 +178,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         record = {"step": step, **tally.means()}
         record["images_per_sec"] = n * images_per_step / (now - last_log_time)
         record["elapsed_sec"] = now - t0
-        record["threads"] = cores.adjust()  # this job's share, now that others may have come or gone
+        record["threads"] = cores.threads
         folder.record(record)
         progress.update(step, record)
         last_log_time = now
@@ -216,6 +216,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
         while step < steps:
             try:
                 step += 1
+                cores.poll()  # this job's share of the CPU, as other jobs come and go
                 with speed.autocast():
                     scalars = step_fn(step, batches)
                 for schedule in schedules:

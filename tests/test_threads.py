@@ -74,3 +74,16 @@ def test_every_record_says_how_many_threads_the_job_used(tmp_path, machine):
 
     train(tiny_config(tmp_path), tmp_path / "run")
     assert {r["threads"] for r in read_records(tmp_path / "run" / "metrics.jsonl") if "d_loss" in r} == {4}
+
+
+def test_poll_looks_again_only_once_its_interval_has_passed(machine):
+    with CoreShare() as share:
+        other = other_job(machine)
+        try:
+            share.poll(every=3600)
+            assert share.threads == 4  # looked at on entering, not again yet
+            share.poll(every=0)
+            assert share.threads == 2
+        finally:
+            other.kill()
+            other.wait()
