@@ -71,12 +71,13 @@ class CoreShare:
         self.checked = 0.0  # time.monotonic() of the last look at the other jobs
 
     def __enter__(self) -> CoreShare:
-        if self.fixed is None:
-            try:
-                self.mark.parent.mkdir(parents=True, exist_ok=True)
-                self.mark.touch()
-            except OSError:  # no shared folder: the job simply counts itself alone
-                pass
+        # A job with a fixed number registers too: it uses cores the others must leave it (a
+        # joblib worker, say, whose threads joblib set through OMP_NUM_THREADS).
+        try:
+            self.mark.parent.mkdir(parents=True, exist_ok=True)
+            self.mark.touch()
+        except OSError:  # no shared folder: the job simply counts itself alone
+            pass
         self.adjust()
         return self
 

@@ -15,6 +15,12 @@ from gan_cli.registry import MODELS, TRICKS
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Each test process (and every gan process a test starts) uses one thread: the suite runs one
+# process per core, and a fixed thread count keeps runs that are compared bit for bit from
+# changing their share of the cores as other test processes come and go (gan_cli/threads.py).
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
+
 # A few seconds on a CPU: tiny networks, a handful of steps, every artefact written.
 TINY = [
     "train.steps=4",

@@ -64,5 +64,5 @@ def test_torchrun_writes_one_run_folder_once(tmp_path):
     assert len(runs) == 1
     records = [json.loads(line) for line in (runs[0] / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4]  # rank 1 wrote nothing
-    assert (runs[0] / "train.log").read_text().count("done: 4 steps") == 1
+    assert (runs[0] / "train.log").read_text().count("done: steps 0 to 4") == 1
     assert (runs[0] / "checkpoints" / "last.pt").exists()
