@@ -96,3 +96,14 @@ def test_the_installed_package_finds_its_config_tree(unpacked_wheel, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(site / "gan_cli" / "conf"), "dcgan"]
+
+
+def test_ci_runs_the_readme_quickstart_commands_as_written():
+    """The README's install and test commands are exactly what CI runs (a promise in the README
+    is a test)."""
+    readme = (REPO / "README.md").read_text()
+    quickstart = readme[readme.index("## Quickstart") : readme.index("## Using it")]
+    commands = [line for line in quickstart.splitlines() if line.startswith("pip install")]
+    ci = {line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()}
+    assert len(commands) == 2
+    assert {c.removesuffix(" && gan train") for c in commands} <= ci
