@@ -15,7 +15,7 @@ from gan_cli.datasets.cache import cached_arrays
 from gan_cli.datasets.download import fetch
 from gan_cli.datasets.mnist import BUNDLED, TEST_FILES
 from gan_cli.errors import GanError
-from tests.conftest import run_gan
+from tests.conftest import TINY_CLI_RUN, run_gan
 
 
 @pytest.fixture
@@ -66,16 +66,8 @@ def test_fetch_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
 
 def test_gan_train_with_an_unwritable_data_root(tmp_path):
     (tmp_path / "data").write_text("")  # run_gan sets GAN_DATA=<cwd>/data: here a file
-    tiny = [
-        "device=cpu",
-        "metrics=none",
-        "model.z_dim=8",
-        "model.g_channels=4",
-        "model.d_channels=4",
-        "dataset.resolution=16",
-        "train.batch_size=8",
-        "train.steps=2",
-    ]
+    # The tiny CLI run, but allowed to reach for the data root (no dataset.download=false).
+    tiny = [o for o in TINY_CLI_RUN if not o.startswith("dataset.download")] + ["train.steps=2"]
     result = run_gan("train", *tiny, cwd=tmp_path)
     output = result.stdout + result.stderr  # the run's log goes to stdout
     assert result.returncode == 0, output
