@@ -49,6 +49,13 @@ def unpacked_wheel(tmp_path_factory):
     return wheel, site
 
 
+def python_from(site, code: str, cwd) -> subprocess.CompletedProcess:
+    """``python -c code`` in ``cwd`` seeing only ``site`` (the unpacked wheel) on its path."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
+    )
+
+
 def source_modules() -> set[str]:
     """Every module of the source tree, as a wheel path."""
     return {
@@ -70,13 +77,7 @@ def test_the_wheel_holds_every_module_conf_and_asset(unpacked_wheel):
 @pytest.mark.slow
 def test_every_module_imports_from_the_unpacked_wheel_alone(unpacked_wheel, tmp_path):
     _, site = unpacked_wheel
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_ALL],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(site)},
-        capture_output=True,
-        text=True,
-    )
+    result = python_from(site, IMPORT_ALL, tmp_path)
     assert result.returncode == 0, result.stderr
     location, count = result.stdout.split()
     assert location == str(site / "gan_cli" / "__init__.py")  # not the source checkout
@@ -87,13 +88,7 @@ def test_every_module_imports_from_the_unpacked_wheel_alone(unpacked_wheel, tmp_
 def test_the_installed_package_finds_its_config_tree(unpacked_wheel, tmp_path):
     _, site = unpacked_wheel
     probe = "from gan_cli.config import config_dir, compose; print(config_dir()); print(compose([])['model']['name'])"
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(site)},
-        capture_output=True,
-        text=True,
-    )
+    result = python_from(site, probe, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(site / "gan_cli" / "conf"), "dcgan"]
 
