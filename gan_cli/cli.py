@@ -16,6 +16,7 @@ from gan_cli.data_cli import data_app
 from gan_cli.errors import GanError
 from gan_cli.evaluation import eval_command
 from gan_cli.report_error import print_error
+from gan_cli.reproduce import reproduce_command
 from gan_cli.sample_cli import sample_command
 from gan_cli.translate import translate_command
 
@@ -51,7 +52,17 @@ HYDRA_VALUE_FLAGS = {
 }
 INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 # Flags with which Hydra prints something and runs nothing: no run folder is claimed.
-INSPECTION_FLAGS = {"--cfg", "-c", "--info", "-i", "--hydra-help", "--shell-completion", "-sc", "--help", "-h"}
+INSPECTION_FLAGS = {
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--hydra-help",
+    "--shell-completion",
+    "-sc",
+    "--help",
+    "-h",
+}
 RUN_DIR_KEYS = ("hydra.run.dir=", "hydra.sweep.dir=")
 
 
@@ -109,10 +120,20 @@ def train(
     Runs land in outputs/DATE/TIME (sweeps: outputs/multirun/DATE/TIME/N); Hydra's own
     options: gan train --hydra-help.
     """
+    overrides, flags = split_hydra_args(list(ctx.args))
+    argv, study, _ = prepare(overrides, flags, multirun, Path("outputs") / ("multirun" if multirun else ""))
+    run_hydra(argv, study)
+
+
+def prepare(
+    overrides: list[str], flags: dict[str, str], multirun: bool, root: Path
+) -> tuple[list[str], bool, Path | None]:
+    """Check every job's config, claim the run (sweep) folder — a fresh one under ``root``
+    unless the overrides name one — and return Hydra's argv, whether it is a study, and the
+    folder (None when Hydra only prints something)."""
     from gan_cli import distributed, search
     from gan_cli.config import validate
 
-    overrides, flags = split_hydra_args(list(ctx.args))
     study = False  # an Optuna study (any sweeper but the basic one), known once the config is checked
     if multirun and distributed.launched():
         raise GanError("a sweep (-m) cannot run under torchrun: launch one torchrun per run")
@@ -129,20 +150,29 @@ def train(
     # swallows an override.
     args = [o for o in overrides if not o.startswith(RUN_DIR_KEYS)]
     args += [token for flag, value in flags.items() for token in (flag, value) if token]
+    folder = None
     if not INSPECTION_FLAGS & flags.keys():
-        args.insert(0, claim_run_dir(overrides, multirun))
+        claimed = claim_run_dir(overrides, multirun, root)
+        folder = Path(claimed.split("=", 1)[1])
+        args.insert(0, claimed)
     if distributed.rank() > 0:  # one run folder, written by rank 0 alone
         args += ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
-    sys.argv = ["gan train", *(["--multirun"] if multirun else []), *args]
+    return ["gan train", *(["--multirun"] if multirun else []), *args], study, folder
+
+
+def run_hydra(argv: list[str], study: bool) -> None:
+    """Hand ``argv`` (from ``prepare``) to Hydra, which runs the job or the sweep."""
+    from gan_cli import search
     from gan_cli.train_task import main as hydra_main
 
+    sys.argv = argv
     with search.study_end(study):
         hydra_main()
 
 
-def claim_run_dir(overrides: list[str], multirun: bool) -> str:
+def claim_run_dir(overrides: list[str], multirun: bool, root: Path) -> str:
     """The ``hydra.run.dir`` (``hydra.sweep.dir``) override naming a folder this job claimed:
-    the user's, if new or empty, else a fresh one under outputs/ (see ``run_dirs``); under
+    the user's, if new or empty, else a fresh one under ``root`` (see ``run_dirs``); under
     torchrun rank 0 claims it and every rank gets its name."""
     from gan_cli import distributed, run_dirs
 
@@ -153,7 +183,7 @@ def claim_run_dir(overrides: list[str], multirun: bool) -> str:
         if named:
             folder = run_dirs.claim_named(run_dirs.resolve_name(named[-1], key), key)
         else:
-            folder = run_dirs.claim_fresh(Path("outputs") / ("multirun" if multirun else ""))
+            folder = run_dirs.claim_fresh(root)
     return f"{key}={distributed.share(folder)}"
 
 
@@ -266,6 +296,9 @@ app.add_typer(data_app, name="data")
 app.command("sample")(sample_command)
 app.command("eval")(eval_command)
 app.command("translate")(translate_command)
+app.command("reproduce", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    reproduce_command
+)
 app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     bench_command
 )

@@ -120,6 +120,7 @@ SETTINGS: dict[str, Any] = {
     "checkpoint": {"every": PositiveInt, "keep": PositiveInt},
     "sweep": {"objective": str, "direction": Literal["minimize", "maximize"]},  # gan_cli/search.py
     "data": {"root": str},
+    "reproduce": {"protocol": str | None, "row": str | None, "budget": str | None},  # gan_cli/protocols.py
 }
 GROUP_SECTIONS = ("model", "loss", "dataset", "trick", "metrics")
 

@@ -29,8 +29,8 @@ SETUP_GROUPS = ("model", "loss", "dataset", "trick")
 
 def guarded(job: Callable[[], Any], trial: bool = False) -> Any:
     """Run ``job`` and return what it returns; every expected way for training to stop becomes
-    one line and an exit code. In a study's ``trial`` an error fails the trial (one line, returns
-    None) and the study goes on; an interruption still ends it."""
+    one line and an exit code. In a ``trial`` (of a study, or a row of gan reproduce) an error
+    fails the job (one line, returns None) and the sweep goes on; an interruption still ends it."""
     import torch
 
     try:
@@ -96,9 +96,11 @@ def check_steps_left(state: dict[str, Any], steps: int, path: Path, longer: str)
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """One run. A trial of a study (``-m hydra/sweeper=optuna``) returns the value of
-    ``sweep.objective`` in its final record for the sweeper to optimize; None if it failed."""
+    ``sweep.objective`` in its final record for the sweeper to optimize; None if it failed.
+    A failed trial, or a failed row of ``gan reproduce``, is one line and the sweep goes on."""
     trial = search.in_study()
-    record = guarded(lambda: start(resolve(cfg), Path(HydraConfig.get().runtime.output_dir)), trial)
+    keep_going = trial or cfg.reproduce.protocol is not None
+    record = guarded(lambda: start(resolve(cfg), Path(HydraConfig.get().runtime.output_dir)), keep_going)
     return search.objective(record, cfg.sweep.objective) if trial else None
 
 

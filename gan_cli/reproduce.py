@@ -1,0 +1,263 @@
+"""``gan reproduce``: run a published experiment's protocol and print the paper's rows beside ours.
+
+The protocol (``gan_cli/protocols.py``, ``conf/reproduce/NAME.yaml``) gives the rows, the
+settings and the published numbers. Its rows × seeds run as one Hydra sweep in
+``outputs/reproduce/NAME/DATE/TIME`` (or ``hydra.sweep.dir``); a job that fails is reported and
+the others go on. Then each row's final metrics are averaged over its finished seeds (mean ±
+standard error) into ``reproduce.md`` in the sweep folder and a terminal table. ``--table DIR``
+rebuilds them, e.g. after ``gan resume`` of a stopped job.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from omegaconf import OmegaConf
+
+from gan_cli import protocols
+from gan_cli.errors import GanError
+from gan_cli.protocols import Protocol, Row
+
+RECORD = "reproduce.yaml"  # what was run: the protocol as it was, budget, seeds, overrides
+TABLE = "reproduce.md"
+
+
+@dataclass
+class Result:
+    """One row of the table: the row's runs, and their final metrics over seeds."""
+
+    row: Row
+    finished: int
+    asked: int
+    values: dict[str, tuple[float, float | None, int]]  # key -> (mean, standard error, n)
+    grid: Path | None  # the first finished seed's final.png
+
+
+def reproduce_command(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="A protocol (gan reproduce --list), or your own protocol's .yaml.", show_default=False
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option(min=1, help="Seeds per row (0..N-1) [default: the protocol's].")
+    ] = None,
+    budget: Annotated[
+        str, typer.Option(help="paper: the published schedule; short: the protocol's CPU budget.")
+    ] = "short",
+    list_: Annotated[bool, typer.Option("--list", help="The protocols, their papers and CPU times.")] = False,
+    table: Annotated[
+        Path | None,
+        typer.Option(help="Rebuild the table of an earlier gan reproduce folder.", show_default=False),
+    ] = None,
+) -> None:
+    """Run a paper's experiment and print its published table beside ours (mean ± standard error
+    over seeds). Extra arguments are overrides for every job (a launcher, device=cuda, ...).
+
+    Examples:
+
+      gan reproduce --list
+
+      gan reproduce pacgan_table1                          # the short budget, the protocol's seeds
+
+      gan reproduce pacgan_table1 --budget paper --seeds 10 hydra/launcher=joblib
+
+      gan reproduce --table outputs/reproduce/pacgan_table1/DATE/TIME
+    """
+    from rich.console import Console
+
+    console = Console()
+    if list_:
+        print_protocols(console)
+    elif table is not None:
+        show(table, console)
+    elif name is None:
+        raise GanError("name a protocol (gan reproduce --list shows them), or give --list or --table DIR")
+    else:
+        run(name, budget, seeds, list(ctx.args), console)
+
+
+def run(name: str, budget: str, seeds: int | None, overrides: list[str], console) -> None:
+    """Check every job, claim the sweep folder, run the sweep, then write and print the table."""
+    from gan_cli.cli import prepare, run_hydra, split_hydra_args
+
+    protocol = protocols.load(name)
+    if budget not in protocols.BUDGETS:
+        raise GanError(f"--budget must be one of {', '.join(protocols.BUDGETS)}, got '{budget}'")
+    overrides, flags = split_hydra_args(overrides)
+    if flags:
+        raise GanError(f"gan reproduce takes overrides only, not {' '.join(flags)}")
+    if any(o.lstrip("+~").split("=", 1)[0] == "seed" for o in overrides):
+        raise GanError("the seeds are the protocol's: use --seeds N (seeds 0..N-1)")
+    seeds = seeds or protocol.seeds
+    with tempfile.TemporaryDirectory(prefix="gan-reproduce-") as rows_dir:
+        slugs = protocols.write_rows(protocol, budget, Path(rows_dir))
+        sweep = [
+            f"+{protocols.ROW_GROUP}={','.join(slugs)}",
+            f"seed={','.join(str(s) for s in range(seeds))}",
+            *overrides,
+        ]
+        argv, study, folder = prepare(
+            sweep,
+            {"--config-dir": rows_dir},
+            multirun=True,
+            root=Path("outputs") / "reproduce" / protocol.name,
+        )
+        record = {
+            "protocol": name,
+            "budget": budget,
+            "seeds": seeds,
+            "overrides": overrides,
+            "published": OmegaConf.to_container(OmegaConf.load(protocols.path(name))),
+        }
+        (folder / RECORD).write_text(OmegaConf.to_yaml(OmegaConf.create(record)))
+        console.print(
+            f"{protocol.title}: {len(slugs)} rows × {seeds} seeds, budget {budget} "
+            f"(about {protocol.budgets[budget].minutes * len(slugs) * seeds:.0f} CPU minutes); {folder}",
+            highlight=False,
+        )
+        run_hydra(argv, study)
+    show(folder, console)
+
+
+def show(folder: Path, console) -> None:
+    """Aggregate the runs in ``folder`` and write ``reproduce.md`` there; print the table."""
+    path = folder / RECORD
+    if not path.is_file():
+        raise GanError(f"{folder} is not a gan reproduce folder (no {RECORD})")
+    record = OmegaConf.to_container(OmegaConf.load(path))
+    protocol = protocols.from_dict(record["protocol"], record["published"], str(path))
+    results = aggregate(protocol, folder, record["seeds"])
+    (folder / TABLE).write_text(markdown(protocol, record, results, folder))
+    print_results(protocol, record, results, console)
+    console.print(f"table: {folder / TABLE}", highlight=False)
+
+
+def aggregate(protocol: Protocol, folder: Path, seeds: int) -> list[Result]:
+    """Each row's finished runs in ``folder``, their final metrics as mean ± standard error."""
+    from gan_cli.report import find_runs, mean_se, read_run
+
+    by_row: dict[str, list[Any]] = {row.name: [] for row in protocol.rows}
+    for path in find_runs([folder]) if any(folder.iterdir()) else []:
+        config = (
+            OmegaConf.load(path / ".hydra" / "config.yaml")
+            if (path / ".hydra" / "config.yaml").is_file()
+            else {}
+        )
+        row = OmegaConf.select(config, "reproduce.row") if config else None
+        if row in by_row:
+            by_row[row].append(read_run(path))
+    results = []
+    for row in protocol.rows:
+        done = sorted((r for r in by_row[row.name] if r.status == "finished"), key=lambda r: str(r.path))
+        keys = [*protocol.metrics, *protocol.also]
+        values = {}
+        for key in keys:
+            numbers = [r.final[key] for r in done if key in r.final]
+            if numbers:
+                mean, se = mean_se(numbers)
+                values[key] = (mean, se, len(numbers))
+        grids = (r.path / "samples" / "final.png" for r in done)
+        grid = next((g for g in grids if g.is_file()), None)
+        results.append(Result(row, len(done), seeds, values, grid))
+    return results
+
+
+def ours(result: Result, key: str) -> str:
+    if key not in result.values:
+        return "—"
+    mean, se, _ = result.values[key]
+    return f"{mean:.3g}" if se is None else f"{mean:.3g} ± {se:.2g}"
+
+
+def header(protocol: Protocol, record: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{protocol.paper}.",
+        f"Published: {protocol.source}.",
+        f"Ours: mean ± standard error over seeds 0..{record['seeds'] - 1}, budget `{record['budget']}` "
+        f"({' '.join(protocol.budgets[record['budget']].overrides)}).",
+    ]
+    if record["overrides"]:
+        lines.append(f"Extra overrides: {' '.join(record['overrides'])}.")
+    return lines
+
+
+def markdown(protocol: Protocol, record: dict[str, Any], results: list[Result], folder: Path) -> str:
+    command = f"gan reproduce {protocol.name} --budget {record['budget']} --seeds {record['seeds']}"
+    columns = [
+        c
+        for key in protocol.metrics
+        for c in (f"{protocol.metrics[key]} (paper)", f"{protocol.metrics[key]} (ours)")
+    ]
+    lines = [f"# {protocol.title}", "", *header(protocol, record), f"Command: `{command}`", ""]
+    lines += ["| row | runs | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for r in results:
+        cells = [c for key in protocol.metrics for c in (r.row.published.get(key, "—"), ours(r, key))]
+        lines.append(f"| {r.row.name} | {r.finished}/{r.asked} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        *also_lines(protocol, results),
+        "",
+        "Settings shared by every row: `" + " ".join(protocol.settings) + "`",
+        "",
+    ]
+    lines += [f"- {r.row.name}: `{' '.join(r.row.overrides) or '(the settings alone)'}`" for r in results]
+    if protocol.notes:
+        lines += ["", protocol.notes.strip()]
+    lines += ["", "## Samples (first finished seed)", ""]
+    lines += [
+        f"{r.row.name}:\n\n![{r.row.name}]({r.grid.relative_to(folder.resolve())})\n"
+        for r in results
+        if r.grid
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def also_lines(protocol: Protocol, results: list[Result]) -> list[str]:
+    """The extra keys (a classifier's held-out accuracy, a metric's floor), once for the table."""
+    lines = []
+    for key in protocol.also:
+        found = [r.values[key] for r in results if key in r.values]
+        if found:
+            n = sum(v[2] for v in found)
+            lines.append(f"{key}: {sum(v[0] * v[2] for v in found) / n:.4g} (mean over {n} runs)")
+    return lines
+
+
+def print_results(protocol: Protocol, record: dict[str, Any], results: list[Result], console) -> None:
+    from rich.table import Table
+
+    table = Table(title=protocol.title, title_justify="left")
+    table.add_column("row")
+    table.add_column("runs")
+    for key in protocol.metrics:
+        table.add_column(f"{protocol.metrics[key]}\npaper", justify="right")
+        table.add_column(f"{protocol.metrics[key]}\nours", justify="right")
+    for r in results:
+        cells = [c for key in protocol.metrics for c in (r.row.published.get(key, "—"), ours(r, key))]
+        table.add_row(r.row.name, f"{r.finished}/{r.asked}", *cells)
+    console.print(table)
+    for line in [*header(protocol, record), *also_lines(protocol, results)]:
+        console.print(line, highlight=False, markup=False)
+
+
+def print_protocols(console) -> None:
+    from rich.table import Table
+
+    table = Table(title="gan reproduce NAME [--budget paper|short] [--seeds N]", title_justify="left")
+    for column in ("name", "experiment", "metrics", "rows × seeds", "short: CPU min", "paper: CPU min"):
+        table.add_column(column)
+    for name in protocols.names():
+        p = protocols.load(name)
+        runs = len(p.rows) * p.seeds
+        minutes = [
+            f"{p.budgets[b].minutes:g}/run, {p.budgets[b].minutes * runs:.0f} all" for b in ("short", "paper")
+        ]
+        table.add_row(name, p.title, ", ".join(p.metrics), f"{len(p.rows)} × {p.seeds}", *minutes)
+    console.print(table)
