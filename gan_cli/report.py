@@ -12,6 +12,12 @@ Sort order when ``--ascending/--descending`` is not given: ascending (smallest f
 ``_kl``, ``fid``, ``kid``); descending for everything else (``modes_covered``,
 ``high_quality_pct``, ``images_per_sec``...). Runs without the key come last either way. The
 trials of an Optuna study (``gan_cli/search.py``) are sorted by its objective, best first.
+
+Runs whose overrides are the same but for ``seed=`` form a seed group. When some group holds
+runs of different seeds, a second table follows the runs': one row per group with each metric
+as mean ± standard error over the group's runs, sorted by the mean with the rules above.
+``seed_groups``, ``mean_se`` and ``format_mean_se`` are pure, for other commands to aggregate
+over seeds too (``gan reproduce``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,12 @@ NOT_A_METRIC = ("step", "elapsed_sec")  # elapsed_sec is the wall-time column
 LOWER_IS_BETTER_SUFFIXES = ("loss", "_kl", "fid", "kid")
 STOPPED_NOTE = "stopped: crashed, killed or interrupted before train.steps (continue it with gan resume RUN)"
 STATUS_STYLES = {"finished": "green", "running": "yellow", "stopped": "red"}
+SEED_OVERRIDE = re.compile(r"\+{0,2}seed=(.*)")  # seed=1, +seed=1 and ++seed=1 all set the seed
+GROUP_IDENTITY = ("overrides", "n", "status")  # the seed-group table's first columns
+GROUPS_NOTE = (
+    "Runs that differ only by seed: each metric is the mean ± standard error (sample standard"
+    " deviation / √n) over the group's runs that have it; n is the number of runs."
+)
 
 
 @dataclass
@@ -60,6 +72,7 @@ class Run:
     name: str = ""  # set once all runs are known: the path relative to their common folder
     label: str = ""  # the overrides that tell it apart from the other runs
     varying: list[str] = field(default_factory=list)  # those overrides, as a list
+    seed: str | None = None  # the seed override's value, else config.yaml's seed; None if unknown
 
     @property
     def grid(self) -> tuple[Path, str] | None:
@@ -182,9 +195,10 @@ def read_run(path: Path, now: float | None = None, running_minutes: float = RUNN
                 wall += segment
             segment = elapsed
     step = max((r["step"] for r in records), default=None)
+    overrides = [str(o) for o in overrides] if isinstance(overrides, list) else []
     return Run(
         path=path,
-        overrides=[str(o) for o in overrides] if isinstance(overrides, list) else [],
+        overrides=overrides,
         status=status_of(path, step, total, now, running_minutes),
         step=step,
         total_steps=total,
@@ -192,7 +206,17 @@ def read_run(path: Path, now: float | None = None, running_minutes: float = RUNN
         final=final,
         curves=curves,
         eval_keys=eval_keys,
+        seed=seed_of(overrides, config),
     )
+
+
+def seed_of(overrides: list[str], config: Any) -> str | None:
+    """The seed as the override wrote it; without one, config.yaml's (the default seed)."""
+    for override in overrides:
+        if match := SEED_OVERRIDE.fullmatch(override):
+            return match.group(1)
+    seed = config.get("seed") if isinstance(config, dict) else None
+    return None if seed is None else str(seed)
 
 
 def mtime(path: Path) -> float | None:
@@ -317,6 +341,115 @@ def shared_overrides(runs: list[Run]) -> list[str]:
     return [o for o in runs[0].overrides if o not in runs[0].varying] if len(runs) > 1 else []
 
 
+# ---------------------------------------------------------------- seed groups
+
+
+@dataclass
+class Group:
+    """Runs of one configuration, each with its seed: their overrides are the same but for seed."""
+
+    overrides: list[str]  # the runs' overrides, the seed override left out
+    runs: list[Run]
+
+    def values(self, key: str) -> list[float]:
+        """The final ``key`` of each run that has one (NaN counts as none, as when sorting)."""
+        return [v for r in self.runs if (v := r.final.get(key)) is not None and not math.isnan(v)]
+
+
+def without_seed(overrides: list[str]) -> list[str]:
+    return [o for o in overrides if not SEED_OVERRIDE.fullmatch(o)]
+
+
+def seed_groups(runs: list[Run]) -> list[Group]:
+    """``runs`` grouped by their overrides with ``seed=`` left out; groups in the order of their
+    first run, runs in the given order. Every run is in one group: alone, if no other run
+    differs from it only by seed."""
+    groups: dict[tuple[str, ...], Group] = {}
+    for run in runs:
+        rest = without_seed(run.overrides)
+        groups.setdefault(tuple(rest), Group(rest, [])).runs.append(run)
+    return list(groups.values())
+
+
+def mean_se(values: list[float]) -> tuple[float, float | None]:
+    """Mean and standard error of the mean (sample standard deviation, ddof=1, over √n) of a
+    non-empty list; the error is None for a single value, which has no spread to measure."""
+    if not values:
+        raise ValueError("mean_se needs at least one value")
+    n = len(values)
+    mean = sum(values) / n  # sum, not math.fsum: fsum raises on inf - inf where this gives nan
+    if n == 1:
+        return mean, None
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(variance / n)
+
+
+def format_mean_se(mean: float, se: float | None) -> str:
+    """``6.333 ± 0.4055`` in format_value's style; just the mean when there is no finite error
+    (one run, or an infinite value among them)."""
+    if se is None or not math.isfinite(se):
+        return format_value(mean)
+    return f"{format_value(mean)} ± {format_value(se)}"
+
+
+def group_cell(group: Group, key: str) -> str:
+    values = group.values(key)
+    return format_mean_se(*mean_se(values)) if values else format_value(None)
+
+
+def differs_by_seed(group: Group) -> bool:
+    """Two or more runs with different seeds (runs repeated with the same seed are no seed group)."""
+    return len({r.seed for r in group.runs}) > 1
+
+
+def group_mean(group: Group, key: str) -> float | None:
+    values = [v for r in group.runs if (v := sort_value(r, key)) is not None]
+    mean = mean_se(values)[0] if values else None
+    return None if mean is None or math.isnan(mean) else mean
+
+
+def sort_groups(groups: list[Group], key: str, ascending: bool | None = None) -> list[Group]:
+    """Sorted by the mean of ``key`` over each group's runs, in the direction ``sort_runs`` uses;
+    groups without it last. By run or status, the groups keep the order of their first run."""
+    if key in ("run", "status"):
+        return groups
+    ascending = lower_is_better(key) if ascending is None else ascending
+    have = [g for g in groups if group_mean(g, key) is not None]
+    missing = [g for g in groups if group_mean(g, key) is None]
+    return sorted(have, key=lambda g: group_mean(g, key), reverse=not ascending) + missing
+
+
+def report_groups(runs: list[Run], sort: str | None, ascending: bool | None) -> list[Group]:
+    """The groups a report shows: none unless some group differs by seed, else all, sorted."""
+    groups = seed_groups(runs)
+    if not any(differs_by_seed(g) for g in groups):
+        return []
+    return sort_groups(groups, sort, ascending) if sort else groups
+
+
+def distinct_overrides(groups: list[Group]) -> list[list[str]]:
+    """Each group's overrides less those every group has (all of them when there is one group)."""
+    every = set.intersection(*(set(g.overrides) for g in groups)) if len(groups) > 1 else set()
+    return [[o for o in g.overrides if o not in every] for g in groups]
+
+
+def group_rows(groups: list[Group], keys: list[str], code: bool = False) -> list[list[str]]:
+    """One row per group: overrides (seed left out, and those of every group too unless there is
+    one group), n, how many of the n finished, then mean ± standard error of each of ``keys``."""
+    rows = []
+    for group, overrides in zip(groups, distinct_overrides(groups)):
+        finished = sum(r.status == "finished" for r in group.runs)
+        rows.append(
+            [
+                " ".join(f"`{o}`" if code else o for o in overrides),
+                str(len(group.runs)),
+                f"{finished}/{len(group.runs)} finished",
+                *(group_cell(group, k) for k in keys),
+            ]
+        )
+    return rows
+
+
 # ---------------------------------------------------------------- curves, drawn with Pillow
 
 
@@ -327,6 +460,11 @@ def link(target: Path, out: Path) -> str:
 
 def md_cell(s: str) -> str:
     return s.replace("|", "\\|") or " "
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
 
 
 def curve_name(key: str) -> str:
@@ -410,13 +548,12 @@ def draw_report(
         lines += [f"Sorted by `{sort}`, {'ascending' if order else 'descending'}.", ""]
     if shared := shared_overrides(runs):
         lines += ["Overrides of every run: " + " ".join(f"`{o}`" for o in shared) + ".", ""]
-    header = [*IDENTITY, *keys]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in table_rows(runs, keys, code=True):
-        lines.append("| " + " | ".join(md_cell(c) for c in row) + " |")
-
+    lines += md_table([*IDENTITY, *keys], table_rows(runs, keys, code=True))
     if any(r.status == "stopped" for r in runs):
         lines += ["", STOPPED_NOTE]
+    if groups := report_groups(runs, sort, ascending):
+        lines += ["", "## Seed groups", "", GROUPS_NOTE, ""]
+        lines += md_table([*GROUP_IDENTITY, *keys], group_rows(groups, keys, code=True))
     lines += [
         "",
         "## Samples",
@@ -454,33 +591,85 @@ def draw_report(
 # ---------------------------------------------------------------- the command
 
 
-def print_table(runs: list[Run], console, title: str, sort: str | None = None) -> None:
-    """The table of ``runs``, fitted to the terminal: metrics with one value in every run
-    (modes_total...) move to the caption, and metric columns that do not fit are named there
-    (the sort key is kept first) — report.md has them all."""
+def constant_keys(runs: list[Run], keys: list[str], sort: str | None) -> list[str]:
+    """The metrics other than ``sort`` with one value in every run (modes_total...): the terminal
+    names them in a caption rather than give each a column."""
+    if len(runs) < 2:
+        return []
+    return [k for k in keys if k != sort and len({format_value(r.final.get(k)) for r in runs}) == 1]
+
+
+def column_widths(header: list[str], rows: list[list[str]]) -> list[int]:
+    """Each column's text, a space either side and the column divider."""
+    return [max(len(cell) for cell in [name, *(r[i] for r in rows)]) + 3 for i, name in enumerate(header)]
+
+
+def fold_width(overrides: list[str]) -> int:
+    """The overrides column's narrowest: the widest override, up to 30 characters."""
+    return min(max(map(len, overrides), default=0), 30)
+
+
+def overrides_width(column: int, overrides: list[str]) -> int:
+    """The room the overrides column needs: whole overrides on a line each where they fit."""
+    return min(column, max(fold_width(overrides), 9) + 3)
+
+
+def fitting_keys(keys: list[str], widths: list[int], room: int, sort: str | None) -> list[str]:
+    """The metric columns (``widths`` in ``keys`` order) that fit in ``room``, the sort key first."""
+    shown = []
+    for key in sorted(keys, key=lambda k: k != sort):
+        if widths[keys.index(key)] <= room:
+            shown.append(key)
+            room -= widths[keys.index(key)]
+    return shown
+
+
+def rich_table(
+    identity: tuple[str, ...],
+    keys: list[str],
+    rows: list[list[str]],
+    shown: list[str],
+    title: str,
+    notes: list[str],
+    overrides: list[str],
+):
+    """The ``identity`` columns and the ``shown`` metric columns of ``rows``: the overrides fold
+    between whole overrides, statuses in their colours, metric values right-aligned."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
+    header = [*identity, *keys]
+    columns = [*range(len(identity)), *(len(identity) + keys.index(k) for k in keys if k in shown)]
+    table = Table(title=title, caption="\n".join(notes) or None, box=box.SIMPLE_HEAD)
+    for column in columns:
+        if header[column] == "overrides":  # whole overrides on a line each where they fit in 30 characters
+            table.add_column("overrides", overflow="fold", min_width=fold_width(overrides))
+        else:
+            table.add_column(
+                header[column], no_wrap=True, justify="right" if column >= len(identity) else "left"
+            )
+    status = header.index("status")
+    for row in rows:
+        # Text, not markup: an override such as trick=[a,b] must print as written.
+        table.add_row(
+            *(Text(row[c], style=STATUS_STYLES.get(row[c], "") if c == status else "") for c in columns)
+        )
+    return table
+
+
+def print_table(runs: list[Run], console, title: str, sort: str | None = None) -> None:
+    """The table of ``runs``, fitted to the terminal: metrics with one value in every run
+    (modes_total...) move to the caption, and metric columns that do not fit are named there
+    (the sort key is kept first) — report.md has them all."""
     keys = metric_keys(runs)
     rows = table_rows(runs, keys)
-    same = [
-        k
-        for k in keys
-        if k != sort and len(runs) > 1 and len({format_value(r.final.get(k)) for r in runs}) == 1
-    ]
-
-    def width(column: int) -> int:  # the text, a space either side and the column divider
-        return max(len(cell) for cell in [[*IDENTITY, *keys][column], *(r[column] for r in rows)]) + 3
-
-    widest = max((len(o) for r in runs for o in (r.overrides if len(runs) == 1 else r.varying)), default=0)
-    used = 1 + sum(width(i) for i in (0, 2, 3, 4)) + min(width(1), max(min(widest, 30), 9) + 3)
-    shown = []
-    for key in sorted((k for k in keys if k not in same), key=lambda k: k != sort):
-        if used + width(len(IDENTITY) + keys.index(key)) <= console.width:
-            shown.append(key)
-            used += width(len(IDENTITY) + keys.index(key))
-    columns = [*range(len(IDENTITY)), *(len(IDENTITY) + keys.index(k) for k in keys if k in shown)]
+    same = constant_keys(runs, keys, sort)
+    overrides = [o for r in runs for o in (r.overrides if len(runs) == 1 else r.varying)]
+    widths = column_widths([*IDENTITY, *keys], rows)
+    room = console.width - 1 - sum(widths[i] for i in (0, 2, 3, 4)) - overrides_width(widths[1], overrides)
+    varied = [k for k in keys if k not in same]
+    shown = fitting_keys(varied, [widths[len(IDENTITY) + keys.index(k)] for k in varied], room, sort)
 
     notes = []
     if len(runs) > 1:
@@ -488,19 +677,25 @@ def print_table(runs: list[Run], console, title: str, sort: str | None = None) -
         notes += ["every run: " + " ".join(every)] if every else []
     if any(r.status == "stopped" for r in runs):
         notes.append(STOPPED_NOTE)
-    hidden = [k for k in keys if k not in shown and k not in same]
+    hidden = [k for k in varied if k not in shown]
     notes += [f"not shown here (see report.md): {', '.join(hidden)}"] if hidden else []
-    table = Table(title=title, caption="\n".join(notes) or None, box=box.SIMPLE_HEAD)
-    for column in columns:
-        header = [*IDENTITY, *keys][column]
-        if header == "overrides":  # whole overrides on a line each where they fit in 30 characters
-            table.add_column(header, overflow="fold", min_width=min(widest, 30))
-        else:
-            table.add_column(header, no_wrap=True, justify="right" if column >= len(IDENTITY) else "left")
-    for row in rows:
-        # Text, not markup: an override such as trick=[a,b] must print as written.
-        table.add_row(*(Text(row[c], style=STATUS_STYLES[row[c]] if c == 2 else "") for c in columns))
-    console.print(table)
+    console.print(rich_table(IDENTITY, keys, rows, shown, title, notes, overrides))
+
+
+def print_groups(groups: list[Group], runs: list[Run], console, sort: str | None = None) -> None:
+    """The seed groups' table, under the runs' table and fitted to the terminal the same way:
+    without the metrics that table names in its caption, and naming the columns that do not fit."""
+    keys = metric_keys(runs)
+    keys = [k for k in keys if k not in constant_keys(runs, keys, sort)]
+    rows = group_rows(groups, keys)
+    overrides = [o for group in distinct_overrides(groups) for o in group]
+    widths = column_widths([*GROUP_IDENTITY, *keys], rows)
+    room = console.width - 1 - sum(widths[1:3]) - overrides_width(widths[0], overrides)
+    shown = fitting_keys(keys, widths[len(GROUP_IDENTITY) :], room, sort)
+    hidden = [k for k in keys if k not in shown]
+    notes = [f"not shown here (see report.md): {', '.join(hidden)}"] if hidden else []
+    title = f"{len(groups)} seed group{'s' * (len(groups) != 1)}: mean ± standard error over seeds"
+    console.print(rich_table(GROUP_IDENTITY, keys, rows, shown, title, notes, overrides))
 
 
 def report_command(
@@ -535,6 +730,8 @@ def report_command(
         order = lower_is_better(sort) if ascending is None else ascending
         title += f", by {sort} ({'ascending' if order else 'descending'})"
     print_table(runs, console, title, sort)
+    if groups := report_groups(runs, sort, ascending):
+        print_groups(groups, runs, console, sort)
     if study is not None:
         console.print(study.describe(), highlight=False, markup=False)
     console.print(f"report: {target}", highlight=False)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -14,7 +15,19 @@ from rich.console import Console
 from gan_cli.animation import HOLD_MS, write_progress_gif
 from gan_cli.errors import GanError
 from gan_cli.plots import CURVE_SIZE, nice_ticks, plot_curves
-from gan_cli.report import MARKER, find_runs, name_runs, read_run, report_command, sort_runs
+from gan_cli.report import (
+    MARKER,
+    find_runs,
+    format_mean_se,
+    mean_se,
+    name_runs,
+    read_run,
+    report_command,
+    report_groups,
+    seed_groups,
+    sort_groups,
+    sort_runs,
+)
 from tests.conftest import ctrl_c_once_started, run_gan
 
 HOUR = 3600
@@ -235,6 +248,91 @@ def test_bad_paths_are_one_line_errors(tmp_path, make, message):
     with pytest.raises(GanError, match=message) as err:
         report_command([make(tmp_path)], console=Console(file=io.StringIO()))
     assert "\n" not in str(err.value)
+
+
+def test_mean_and_standard_error_of_known_numbers():
+    mean, se = mean_se([1.0, 2.0, 3.0])
+    assert mean == 2.0 and se == pytest.approx(1 / math.sqrt(3))  # sample std 1, over sqrt(3)
+    assert mean_se([4.0, 6.0]) == (5.0, 1.0) and mean_se([7.5]) == (7.5, None)
+    assert format_mean_se(mean, se) == "2 ± 0.5774" and format_mean_se(7.5, None) == "7.5"
+    assert format_mean_se(*mean_se([1.0, float("inf")])) == "inf"  # no finite error to show
+    with pytest.raises(ValueError):
+        mean_se([])
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A sweep over seeds: trick=none with seeds 0, 1 and 2 (seed 2 crashed before its
+    evaluation), and trick=ganhacks with seed 0 only."""
+    root = tmp_path / "multirun"
+    none = ["+experiment=ring", "trick=none"]
+    for job, (d_loss, modes, kl) in enumerate([(0.7, 5, 0.5), (0.6, 6, 0.3)]):
+        records = [train_record(100, d_loss, 2.0), {"step": 100, "modes_covered": modes, "mode_kl": kl}]
+        make_run(root / str(job), [*none, f"seed={job}"], records)
+    make_run(root / "2", [*none, "seed=2"], [train_record(50, 0.9, 1.0)], final=False)
+    make_run(
+        root / "3",
+        ["+experiment=ring", "trick=ganhacks", "seed=0"],
+        [train_record(100, 0.8, 2.0), {"step": 100, "modes_covered": 7, "mode_kl": 0.45, "fid": 12.0}],
+    )
+    return root
+
+
+def test_runs_that_differ_only_by_seed_form_one_group(seeds, tmp_path):
+    groups = seed_groups(read_all(seeds))
+    assert [(g.overrides, [r.name for r in g.runs]) for g in groups] == [
+        (["+experiment=ring", "trick=none"], ["0", "1", "2"]),
+        (["+experiment=ring", "trick=ganhacks"], ["3"]),
+    ]
+    assert groups[0].values("modes_covered") == [5.0, 6.0]  # seed 2 has no evaluation
+    # Without a seed override a run has config.yaml's seed (0 here): it pairs with ++seed=1.
+    make_run(tmp_path / "defaults" / "a", ["trick=none"], [train_record(10, 1.0, 1.0)])
+    make_run(tmp_path / "defaults" / "b", ["trick=none", "++seed=1"], [train_record(10, 2.0, 1.0)])
+    (pair,) = report_groups(read_all(tmp_path / "defaults"), None, None)
+    assert [r.name for r in pair.runs] == ["a", "b"] and pair.overrides == ["trick=none"]
+    # The same configuration run twice with the same seed is a repeat, not a seed group.
+    make_run(tmp_path / "repeats" / "a", ["trick=none"], [train_record(10, 1.0, 1.0)])
+    make_run(tmp_path / "repeats" / "b", ["trick=none"], [train_record(10, 2.0, 1.0)])
+    assert report_groups(read_all(tmp_path / "repeats"), None, None) == []
+
+
+def test_seed_groups_sort_by_their_mean_with_the_runs_directions(seeds):
+    groups = seed_groups(read_all(seeds))
+    order = lambda key, asc=None: [g.overrides[1] for g in sort_groups(groups, key, asc)]  # noqa: E731
+    assert order("modes_covered") == ["trick=ganhacks", "trick=none"]  # 7 against a mean of 5.5
+    assert order("modes_covered", True) == ["trick=none", "trick=ganhacks"]
+    assert order("mode_kl") == ["trick=none", "trick=ganhacks"]  # a mean of 0.4 against 0.45, lower first
+    assert order("fid", False) == ["trick=ganhacks", "trick=none"]  # trick=none has no fid: last
+    assert order("run") == ["trick=none", "trick=ganhacks"]  # the order of their first runs
+
+
+def test_the_report_adds_a_seed_group_table_with_mean_and_standard_error(seeds):
+    console = Console(file=io.StringIO(), width=200)
+    md = report_command([seeds], sort="modes_covered", console=console).read_text()
+    runs_table, rest = md.split("## Seed groups")
+    assert "| 3 | `trick=ganhacks` `seed=0` | finished |" in runs_table  # one row per run first
+    groups = [line for line in rest.split("## Samples")[0].splitlines() if line.startswith("| ")]
+    assert groups == [
+        "| overrides | n | status | modes_covered | mode_kl | fid | d_loss | g_loss | images_per_sec |",
+        "| `trick=ganhacks` | 1 | 1/1 finished | 7 | 0.45 | 12 | 0.8 | 1 | 100 |",
+        "| `trick=none` | 3 | 2/3 finished | 5.5 ± 0.5 | 0.4 ± 0.1 | — | 0.7333 ± 0.08819 | 1 ± 0 | 100 ± 0 |",
+    ]
+
+    printed = console.file.getvalue()
+    title = "2 seed groups: mean ± standard error over seeds"
+    assert printed.count(title) == 1
+    lines = printed.split(title)[1].splitlines()
+    ganhacks = next(line for line in lines if "trick=ganhacks" in line)
+    none = next(line for line in lines if "trick=none" in line)
+    assert lines.index(ganhacks) < lines.index(none)
+    assert all(cell in none for cell in ("3", "2/3 finished", "5.5 ± 0.5", "0.4 ± 0.1", "0.7333 ± 0.08819"))
+
+
+def test_a_report_without_runs_of_several_seeds_has_no_seed_group_table(sweep):
+    console = Console(file=io.StringIO(), width=200)
+    md = report_command([sweep], console=console).read_text()
+    assert "Seed groups" not in md and "±" not in md
+    assert "seed group" not in console.file.getvalue()
 
 
 def test_curves_have_round_ticks_and_survive_gaps_and_single_points(tmp_path):
