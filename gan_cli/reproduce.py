@@ -170,10 +170,9 @@ def aggregate(protocol: Protocol, folder: Path, seeds: int) -> list[Result]:
 
 
 def ours(result: Result, key: str) -> str:
-    if key not in result.values:
-        return "—"
-    mean, se, _ = result.values[key]
-    return f"{mean:.3g}" if se is None else f"{mean:.3g} ± {se:.2g}"
+    from gan_cli.report import format_mean_se
+
+    return format_mean_se(*result.values[key][:2]) if key in result.values else "—"
 
 
 def header(protocol: Protocol, record: dict[str, Any]) -> list[str]:
