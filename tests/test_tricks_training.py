@@ -5,7 +5,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gan_cli import checkpoint, components, sampling
@@ -16,7 +15,6 @@ from gan_cli.sampling import generate
 from gan_cli.steps import AdversarialStep
 from gan_cli.training_loop import train
 from gan_cli.tricks.base import TrickSet
-from gan_cli.tricks.unrolled import LookAheadDiscriminator
 from tests.conftest import tiny_config, tiny_dcgan, tiny_mlp, trick
 
 
@@ -195,44 +193,6 @@ def test_virtual_batch_norm_refuses_networks_without_batch_norm():
 # ---- unrolled -----------------------------------------------------------------------------------
 
 
-def g_gradient(model, D, z):
-    model.generator.zero_grad(set_to_none=True)
-    F.softplus(-D(model.generator(z))).mean().backward()
-    return torch.cat([p.grad.flatten() for p in model.generator.parameters()])
-
-
-def test_unrolled_with_k_0_is_the_current_discriminator():
-    model, real, x = tiny_mlp(), ring_batch(), torch.randn(5, 2)
-    fake = model.generator(torch.randn(len(real), 4))
-    D = TrickSet([trick("unrolled", k=0)]).g_discriminator(model, real, fake, LOSSES.build({"name": "ns"}))
-    assert torch.allclose(D(x), model.discriminator(x))
-
-
-@pytest.mark.parametrize("make", [tiny_mlp, tiny_dcgan])
-def test_unrolled_looks_ahead_without_touching_d_and_changes_gs_gradient(make):
-    model = make()
-    data_shape = (2,) if make is tiny_mlp else (1, 16, 16)
-    real, x, z = torch.randn(8, *data_shape), torch.randn(5, *data_shape), torch.randn(6, 4)
-    d_before = copy.deepcopy(model.discriminator.state_dict())
-    fake = model.generator(torch.randn(len(real), 4))
-    ns = LOSSES.build({"name": "ns"})
-    unrolled = TrickSet([trick("unrolled", k=3, lr=0.1)]).g_discriminator(model, real, fake, ns)
-    for name, tensor in model.discriminator.state_dict().items():  # batch-norm statistics too
-        assert torch.equal(tensor, d_before[name]), name
-    assert not torch.allclose(unrolled(x), model.discriminator(x))
-
-    plain = g_gradient(model, model.discriminator, z)
-    through_unroll = g_gradient(model, unrolled, z)
-    # Scoring with the look-ahead D but not differentiating through the look-ahead steps:
-    first_order = g_gradient(
-        model,
-        LookAheadDiscriminator(model.discriminator, {k: t.detach() for k, t in unrolled.tensors.items()}),
-        z,
-    )
-    assert not torch.allclose(through_unroll, plain)
-    assert not torch.allclose(through_unroll, first_order)  # the paper's second-order term
-
-
 def test_unrolled_adversarial_step_on_2d_points_changes_only_gs_update():
     unrolled, plain = tiny_mlp(), tiny_mlp()
     plain.load_state_dict(unrolled.state_dict())
@@ -245,10 +205,3 @@ def test_unrolled_adversarial_step_on_2d_points_changes_only_gs_update():
     assert not all(
         torch.equal(a, b) for a, b in zip(unrolled.generator.parameters(), plain.generator.parameters())
     )
-
-
-def test_unrolled_refuses_bad_parameters():
-    with pytest.raises(GanError, match="trick 'unrolled': k must be an integer >= 0"):
-        trick("unrolled", k=-1)
-    with pytest.raises(GanError, match="trick 'unrolled': lr must be a number > 0"):
-        trick("unrolled", lr=0.0)
