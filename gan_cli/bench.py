@@ -43,6 +43,7 @@ def flops_per_image(cfg: dict[str, Any]) -> float:
     parts = components.build(cfg, data.shape, data.num_classes)
     model = parts.model
     g_opt, d_opt = (torch.optim.Adam(net.parameters()) for net in (model.generator, model.discriminator))
+    parts.tricks.configure(g_opt, d_opt)  # as training does: the unrolled look-ahead reads D's optimizer
     step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
     batches = data.batches(8, seed=0)
     with FlopCounterMode(display=False) as counter:

@@ -100,3 +100,10 @@ def test_bench_compares_with_plain_eager_and_writes_json(tmp_path):
     assert not list(tmp_path.glob("outputs"))  # benchmark runs leave no run folders
     again = run_gan(*args, *TINY_CLI_RUN, cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_the_unrolled_look_ahead_is_counted(tmp_path):
+    # The look-ahead reads D's optimizer, which the counted step must be configured with.
+    plain = flops_per_image(tiny_config(tmp_path))
+    unrolled = flops_per_image(tiny_config(tmp_path, "trick=unrolled", "trick.unrolled.k=2"))
+    assert unrolled > 1.5 * plain
