@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from gan_cli.data_shapes import data_spec
 from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
 from gan_cli.metrics.base import Metric
@@ -53,18 +54,22 @@ def named_configs(group_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def check(cfg: Mapping[str, Any]) -> None:
-    """Every group option's parameters, by name and type, and the trick/loss combination —
-    what the config alone can tell, before any data is loaded or model built."""
-    MODELS.check(cfg["model"], ("data_shape", "d_input_shape", "num_classes"))
+    """Every group option's parameters, by name and type, and every compatibility decision —
+    at compose time, before any run folder exists. The model is built on the meta device (no
+    memory, no initialisation cost) for the shape the dataset's parameters promise."""
     DATASETS.check(cfg["dataset"], ("root",))
-    loss = LOSSES.build(cfg["loss"])
-    TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in named_configs(cfg["trick"])]).check_loss(loss)
     for metric in named_configs(cfg["metrics"]):
         METRICS.check(metric, ("root",))
+    data_shape, num_classes = data_spec(cfg["dataset"])
+    with torch.device("meta"):
+        assemble(cfg, data_shape, num_classes)
 
 
-def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:
-    """``cfg`` is the resolved run config as plain containers."""
+def assemble(
+    cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int
+) -> tuple[GAN, Loss, TrickSet]:
+    """The loss, the model and the trick set (the loss's and the model's implied tricks
+    included), refused when they cannot train together: the one place that decides it."""
     loss = LOSSES.build(cfg["loss"])
     tricks = TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in named_configs(cfg["trick"])])
     model = MODELS.build(
@@ -75,6 +80,13 @@ def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int)
     )
     tricks = TrickSet(tricks.tricks + model.implied_tricks())
     tricks.check(model, loss)
+    return model, loss, tricks
+
+
+def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:
+    """``cfg`` is the resolved run config as plain containers; its combination was already
+    accepted by ``check``, so this only builds (for the loaded data's own shape) and wraps."""
+    model, loss, tricks = assemble(cfg, data_shape, num_classes)
     tricks.wrap(model)
     metrics = [METRICS.build(m, root=cfg["data"]["root"]) for m in named_configs(cfg.get("metrics", {}))]
     return Components(model, loss, tricks, metrics)

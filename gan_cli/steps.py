@@ -21,6 +21,8 @@ from gan_cli.tricks.base import TrickSet
 class AdversarialStep:
     """``n_critic`` discriminator updates on fresh real batches, then one generator update."""
 
+    hooks_not_called: tuple[str, ...] = ()  # every trick hook acts (see gan_cli/tricks/base.py)
+
     def __init__(
         self,
         model: nn.Module,

@@ -15,8 +15,8 @@ arXiv:1611.07004) define them, scaled by their widths and depths:
 hooks that make sense for two pairs of networks — ``on_step``, ``latent``, ``d_input``,
 ``targets``, ``d_penalty``, ``after_d_step``, ``after_g_step`` (plus ``check``/``wrap``/``configure``
 at build time: spectral norm, EMA, TTUR, gradient penalties, R1, instance noise, label smoothing,
-DiffAugment, weight clipping apply) — and refuse a trick that acts only through another hook,
-rather than let it silently do nothing.
+weight clipping apply). They name the other hooks in ``hooks_not_called``, so a trick that acts
+through one is refused at compose time (``TrickSet.check``) rather than silently doing nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
 from gan_cli.models.base import GAN
 from gan_cli.steps import update
-from gan_cli.tricks.base import Trick, TrickSet
+from gan_cli.tricks.base import TrickSet
 from gan_cli.tricks.experience_replay import ExperienceReplay
 
 Norm = Literal["instance", "batch"]
@@ -43,7 +43,6 @@ NORMS = {
     "instance": lambda c: nn.InstanceNorm2d(c),
     "batch": nn.BatchNorm2d,
 }
-TRICK_HOOKS_NOT_CALLED = ("data_shape", "fake_for_d", "d_forward", "g_discriminator", "g_penalty")
 GRID_INPUTS = 8  # real inputs shown per grid row by translators
 
 
@@ -265,6 +264,18 @@ class TwoDomainStep:
     """The base of the two-domain steps: the same constructor and scalars as ``AdversarialStep``,
     and the D and G terms of one domain's adversarial game, through the trick hooks that apply."""
 
+    # One D update per G update, D built for the data as it is (no packing), no mixed batches
+    # or look-ahead D, and G's loss is the translation objective, not a replaceable G term.
+    hooks_not_called = (
+        "data_shape",
+        "fake_for_d",
+        "d_forward",
+        "g_discriminator",
+        "g_penalty",
+        "d_steps",
+        "g_adversarial_weight",
+    )
+
     def __init__(
         self,
         model: GAN,
@@ -275,18 +286,6 @@ class TwoDomainStep:
         latent: Callable[[int], torch.Tensor],
         scaler: torch.amp.GradScaler | None = None,
     ):
-        family = model.registered_name
-        for t in tricks.tricks:
-            hooks = [h for h in TRICK_HOOKS_NOT_CALLED if getattr(type(t), h) is not getattr(Trick, h)]
-            if t.d_steps != 1:
-                hooks.append("d_steps")
-            if t.g_adversarial_weight != 1.0:
-                hooks.append("g_adversarial_weight")
-            if hooks:
-                raise GanError(
-                    f"trick {t.registered_name} cannot act on {family}: it works through "
-                    f"{', '.join(hooks)}, which the two-domain step does not use"
-                )
         self.model = model
         self.loss = loss
         self.tricks = tricks

@@ -18,7 +18,8 @@ Order of a training step, with the hooks it calls::
 
 Once, when the run is built: ``data_shape`` (what D is built for, before the model exists),
 ``check`` (refuse impossible combinations), ``wrap`` (change the networks), ``configure``
-(optimizer settings).
+(optimizer settings). A model family whose step calls fewer hooks names the others in its step
+class's ``hooks_not_called``; ``TrickSet.check`` refuses a trick that acts through one of them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ class Trick:
     order = 0  # position at the hook points, low first (e.g. packing after augmentation)
     owns_d_forward = False  # set when the trick overrides d_forward (only one may)
     needs_targets = False  # acts through targets(), so the loss must use targets (checked at compose time)
+
+    def acts_through(self, hook: str) -> bool:
+        """Whether this trick changes training through ``hook``: a hook method it overrides, or
+        a setting (``d_steps``, ``g_adversarial_weight``) it moves from the default."""
+        default = getattr(Trick, hook)
+        if callable(default):
+            return getattr(type(self), hook) is not default
+        return getattr(self, hook) != default
 
     def data_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The per-sample shape D is built for (PacGAN packs m samples into one)."""
@@ -136,8 +145,17 @@ class TrickSet:
                 )
 
     def check(self, model: nn.Module, loss: Any) -> None:
+        """Refuse a trick the loss cannot serve, one acting through a hook the model's step does
+        not call (it would silently do nothing), or one its own ``check`` refuses."""
         self.check_loss(loss)
+        not_called = model.step_class.hooks_not_called
         for t in self.tricks:
+            hooks = [h for h in not_called if t.acts_through(h)]
+            if hooks:
+                raise GanError(
+                    f"trick {t.registered_name} cannot act on {model.registered_name}: it works through "
+                    f"{', '.join(hooks)}, which {model.registered_name}'s training step does not use"
+                )
             t.check(model, loss)
 
     def wrap(self, model: nn.Module) -> None:
