@@ -264,8 +264,8 @@ class TwoDomainStep:
     """The base of the two-domain steps: the same constructor and scalars as ``AdversarialStep``,
     and the D and G terms of one domain's adversarial game, through the trick hooks that apply."""
 
-    # One D update per G update, D built for the data as it is (no packing), no mixed batches
-    # or look-ahead D, and G's loss is the translation objective, not a replaceable G term.
+    # One D update per G update, on separate unpacked batches, G's fakes scored by the current
+    # D; G's loss is the step's own sum of terms, so no trick may reweight or add to it.
     hooks_not_called = (
         "data_shape",
         "fake_for_d",
