@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from gan_cli.data_shapes import data_spec
+from gan_cli.datasets.base import data_spec
 from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
 from gan_cli.metrics.base import Metric
@@ -60,7 +60,7 @@ def check(cfg: Mapping[str, Any]) -> None:
     DATASETS.check(cfg["dataset"], ("root",))
     for metric in named_configs(cfg["metrics"]):
         METRICS.check(metric, ("root",))
-    data_shape, num_classes = data_spec(cfg["dataset"])
+    data_shape, num_classes = data_spec(cfg["dataset"], cfg["data"]["root"])
     with torch.device("meta"):
         assemble(cfg, data_shape, num_classes)
 

@@ -1,13 +1,13 @@
 """Whether a model, a loss and a trick set can train together is decided once, at compose time:
 ``components.check`` builds them on the meta device for the shape the dataset's parameters
-promise (``gan_cli/data_shapes.py``), so ``gan train`` refuses a combination in one line, exit 2,
+promise (``promises`` beside each loader, ``gan_cli/datasets/base.py``), so ``gan train`` refuses a combination in one line, exit 2,
 before any run folder exists — and training builds through the same function."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from gan_cli.data_shapes import SHAPES, data_spec
+from gan_cli.datasets.base import data_spec
 from gan_cli.registry import DATASETS
 from gan_cli.training_loop import load_data
 from tests.conftest import TINY_DATASETS, tiny_config
@@ -65,8 +65,13 @@ def test_a_compatible_combination_passes_the_checks(overrides, train_args):
         train_args(*overrides)
 
 
-def test_every_dataset_says_its_shape():
-    assert sorted(SHAPES) == DATASETS.names()
+def test_every_shipped_dataset_promises_its_shape():
+    assert [n for n in DATASETS.names() if not hasattr(DATASETS.get(n), "promise")] == []
+
+
+def test_a_loader_that_promises_nothing_is_loaded_to_find_its_shape(monkeypatch, tmp_path):
+    monkeypatch.delattr(DATASETS.get("grid25"), "promise")
+    assert data_spec({"name": "grid25", "n": 30}, str(tmp_path)) == ((2,), 25)
 
 
 def image_folder(root):
@@ -84,4 +89,4 @@ def test_the_promised_shape_is_what_the_loader_returns(dataset, tmp_path):
     extra = image_folder(tmp_path / "images") if dataset == "image_folder" else []
     cfg = tiny_config(tmp_path, f"dataset={dataset}", *extra)
     data = load_data(cfg)
-    assert data_spec(cfg["dataset"]) == (tuple(data.shape), data.num_classes)
+    assert data_spec(cfg["dataset"], cfg["data"]["root"]) == (tuple(data.shape), data.num_classes)

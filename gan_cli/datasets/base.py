@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -177,3 +179,37 @@ def from_uint8(
     samples = to_resolution(pixels.float().div_(127.5).sub_(1.0), resolution)
     targets = None if labels is None else torch.from_numpy(labels.astype(np.int64))
     return Data(samples, targets, num_classes=num_classes, **fields)
+
+
+Spec = tuple[tuple[int, ...], int]  # (per-sample shape, number of classes; 0: unlabelled)
+
+
+def promises(spec: Callable[[Mapping[str, Any]], Spec]) -> Callable:
+    """Declare, beside a loader, the shape and class count its parameters (defaults filled in)
+    give, so compose time can build the model without loading any data (``data_spec``)."""
+
+    def mark(loader: Callable) -> Callable:
+        loader.promise = spec
+        return loader
+
+    return mark
+
+
+def square(channels: int, params: Mapping[str, Any]) -> tuple[int, int, int]:
+    return channels, params["resolution"], params["resolution"]
+
+
+def data_spec(dataset_cfg: Mapping[str, Any], root: str) -> Spec:
+    """(shape, num_classes) of the data ``dataset_cfg`` loads: what its loader promises, or,
+    for a loader that promises nothing, what loading it gives."""
+    from gan_cli.registry import DATASETS, META_KEYS
+
+    loader = DATASETS.get(dataset_cfg["name"])
+    promise = getattr(loader, "promise", None)
+    if promise is None:
+        data = DATASETS.build(dataset_cfg, root=root)
+        return tuple(data.shape), data.num_classes
+    params = {k: v for k, v in dataset_cfg.items() if k not in META_KEYS}
+    bound = inspect.signature(loader).bind_partial(**params)
+    bound.apply_defaults()
+    return promise(bound.arguments)

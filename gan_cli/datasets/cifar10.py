@@ -17,7 +17,7 @@ from typing import IO, Literal
 
 import numpy as np
 
-from gan_cli.datasets.base import Data, labelled_split
+from gan_cli.datasets.base import Data, labelled_split, promises, square
 from gan_cli.datasets.cache import cached_arrays
 from gan_cli.datasets.download import official_files, verify
 from gan_cli.errors import GanError
@@ -109,6 +109,7 @@ def load_split(folder: Path, split: str, download: bool) -> dict[str, np.ndarray
 
 
 @DATASETS.register("cifar10")
+@promises(lambda p: (square(3, p), 10))
 def cifar10(
     root: str,  # injected: the data directory (config key data.root)
     resolution: PositiveInt = 32,  # 32 is native; other sizes are resized with antialiasing

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from gan_cli.datasets.base import Data, labelled_split
+from gan_cli.datasets.base import Data, labelled_split, promises, square
 from gan_cli.datasets.cache import cached_arrays
 from gan_cli.datasets.download import official_files, verify
 from gan_cli.datasets.mnist import read_idx_pair
@@ -62,6 +62,7 @@ def load_split(folder: Path, split: str, download: bool) -> dict[str, np.ndarray
 
 
 @DATASETS.register("fashion_mnist")
+@promises(lambda p: (square(1, p), 10))
 def fashion_mnist(
     root: str,  # injected: the data directory (config key data.root)
     resolution: PositiveInt = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models

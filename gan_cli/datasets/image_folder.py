@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from gan_cli.datasets.base import Augment, Data
+from gan_cli.datasets.base import Augment, Data, promises, square
 from gan_cli.datasets.streaming import StreamingData, parallel_map
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
@@ -167,7 +167,16 @@ def worker_count(workers: int, files: int) -> int:
     return 0 if files < MIN_FILES_FOR_WORKERS else min(8, os.cpu_count() or 1)
 
 
+def folder_classes(params: dict) -> int:
+    """The class sub-folders the loader will find (a file listing; no image is decoded)."""
+    folder = Path(params["path"]).expanduser()
+    if not folder.is_dir():
+        raise GanError(f"image folder not found: {folder} (set dataset.path)")
+    return len(class_labels(folder, find_images(folder)[0], params["labels"])[1])
+
+
 @DATASETS.register("image_folder")
+@promises(lambda p: (square(p["channels"], p), folder_classes(p)))
 def image_folder(
     path: str,  # folder of images; two or more sub-folders become class labels
     resolution: PositiveInt = 64,  # side of the square images the model sees

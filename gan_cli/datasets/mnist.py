@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from gan_cli.datasets.base import Data, from_uint8
+from gan_cli.datasets.base import Data, from_uint8, promises, square
 from gan_cli.datasets.download import UnwritableFolder, official_files
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
@@ -73,6 +73,7 @@ def load_idx_pair(images_path: Path, labels_path: Path, description: str, resolu
 
 
 @DATASETS.register("mnist")
+@promises(lambda p: (square(1, p), 10))
 def mnist(
     root: str,  # injected: the data directory (config key data.root)
     resolution: PositiveInt = 32,  # 28 is native; 32 pads by 2 pixels for power-of-two models

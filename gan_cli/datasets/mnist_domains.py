@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from gan_cli.datasets.base import promises, square
 from gan_cli.datasets.mnist import Split, mnist
 from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.registry import DATASETS
@@ -35,6 +36,7 @@ TRANSFORMS = {
 
 
 @DATASETS.register("mnist_domains")
+@promises(lambda p: (square(1, p), 0))  # digit labels are kept for measuring, not conditioning
 def mnist_domains(
     root: str,  # injected: the data directory (config key data.root)
     domain: Literal["edges", "rotated", "inverted"] = "edges",  # domain B: edges, rotated or inverted digits

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from gan_cli.datasets.base import Augment
+from gan_cli.datasets.base import Augment, promises, square
 from gan_cli.datasets.image_folder import (
     RANDOM_CROP_MARGIN,
     UNREADABLE,
@@ -67,6 +67,7 @@ def matched_folders(
 
 
 @DATASETS.register("paired")
+@promises(lambda p: (square(p["channels"], p), 0))
 def paired(
     path: str,  # folder of side-by-side images, or holding the A and B folders
     layout: Literal["folders", "side_by_side"] = "folders",  # folders: A/ and B/ by name; side_by_side: A|B

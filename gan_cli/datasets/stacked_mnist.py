@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import Data, promises, square
 from gan_cli.datasets.mnist import Split, mnist
 from gan_cli.registry import DATASETS
 from gan_cli.schema import PositiveInt, Seed
@@ -21,6 +21,7 @@ CLASSES = tuple(f"{i:03d}" for i in range(1000))
 
 
 @DATASETS.register("stacked_mnist")
+@promises(lambda p: (square(3, p), 1000))  # one digit per channel: 10³ modes
 def stacked_mnist(
     root: str,  # injected: the data directory (config key data.root)
     n: PositiveInt = 25_600,  # stacked samples drawn once (Metz et al. evaluate 25,600 samples)

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import Data, promises
 from gan_cli.registry import DATASETS
 from gan_cli.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Seed
 
@@ -42,6 +42,7 @@ def sample_mixture(centres: torch.Tensor, std: float, n: int, seed: int) -> Data
 
 
 @DATASETS.register("ring8")
+@promises(lambda p: ((2,), 8))
 def ring8(
     n: PositiveInt = 50_000,  # points drawn once (with their mode labels)
     radius: PositiveFloat = 2.0,  # circle radius
@@ -52,6 +53,7 @@ def ring8(
 
 
 @DATASETS.register("grid25")
+@promises(lambda p: ((2,), 25))
 def grid25(
     n: PositiveInt = 50_000,  # points drawn once (with their mode labels)
     spacing: PositiveFloat = 2.0,  # distance between neighbouring modes

@@ -18,7 +18,7 @@ from typing import Literal
 
 import torch
 
-from gan_cli.datasets.base import Batch, Batches, Data
+from gan_cli.datasets.base import Batch, Batches, Data, promises, square
 from gan_cli.datasets.image_folder import Crop, image_folder
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
@@ -98,6 +98,7 @@ def domain_folder(path: str, name: str) -> str:
 
 
 @DATASETS.register("unpaired")
+@promises(lambda p: (square(p["channels"], p), 0))
 def unpaired(
     path: str,  # folder holding one sub-folder of images per domain
     a: str = "A",  # domain A's sub-folder (CycleGAN's datasets: trainA)
