@@ -11,6 +11,7 @@ reads the throughput of each logging interval from its records: the first ``warm
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import statistics
 import sys
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+log = logging.getLogger(__name__)
 
 QUIET = [
     "log.progress=false",
@@ -29,9 +32,11 @@ QUIET = [
 ]
 
 
-def flops_per_image(cfg: dict[str, Any]) -> float:
+def flops_per_image(cfg: dict[str, Any]) -> float | None:
     """Model FLOPs of one training step (every forward and backward of G and D, as PyTorch's
-    FLOP counter sees them) per image drawn, counted on a CPU copy with a small batch."""
+    FLOP counter sees them) per image drawn, counted on a CPU copy with a small batch; None
+    where the counter cannot follow the step (its module hooks refuse the double backward of
+    a gradient penalty)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -46,8 +51,12 @@ def flops_per_image(cfg: dict[str, Any]) -> float:
     parts.tricks.configure(g_opt, d_opt)  # as training does: the unrolled look-ahead reads D's optimizer
     step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
     batches = data.batches(8, seed=0)
-    with FlopCounterMode(display=False) as counter:
-        step(1, batches)
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step(1, batches)
+    except RuntimeError as err:
+        log.warning("FLOPs not counted: PyTorch's FLOP counter stopped (%s)", str(err).splitlines()[0])
+        return None
     return counter.get_total_flops() / (batches.batch_size * parts.tricks.d_steps)
 
 
@@ -77,8 +86,8 @@ def measure(overrides: list[str], warmup: int, interval: int, repeats: int) -> d
     ]
     return {
         "images_per_sec": statistics.median(timed),
-        "gflops_per_image": flops / 1e9,
-        "tflops_per_sec": flops * statistics.median(timed) / 1e12,
+        "gflops_per_image": None if flops is None else flops / 1e9,
+        "tflops_per_sec": None if flops is None else flops * statistics.median(timed) / 1e12,
         "steps_per_sec": interval / statistics.median(seconds),
         "peak_memory_mb": (
             torch.cuda.max_memory_allocated() / 2**20
@@ -162,10 +171,12 @@ def bench_command(
             f"{r['steps_per_sec']:.2f}",
             f"{low:.0f}–{high:.0f}",
             f"{r['peak_memory_mb']:.0f} ({r['memory_kind']})",
-            f"{r['tflops_per_sec']:.3g}",
+            "—" if r["tflops_per_sec"] is None else f"{r['tflops_per_sec']:.3g}",
         ]
         if peak_tflops:
-            row.append(f"{100 * r['tflops_per_sec'] / peak_tflops:.1f} %")
+            row.append(
+                "—" if r["tflops_per_sec"] is None else f"{100 * r['tflops_per_sec'] / peak_tflops:.1f} %"
+            )
         table.add_row(*row, ratio)
     Console(file=sys.stdout).print(table)
     if json_out is not None:

@@ -107,3 +107,8 @@ def test_the_unrolled_look_ahead_is_counted(tmp_path):
     plain = flops_per_image(tiny_config(tmp_path))
     unrolled = flops_per_image(tiny_config(tmp_path, "trick=unrolled", "trick.unrolled.k=2"))
     assert unrolled > 1.5 * plain
+
+
+def test_a_step_the_flop_counter_cannot_follow_counts_as_unknown(tmp_path):
+    # PyTorch's counter refuses the double backward of a gradient penalty; bench goes on without FLOPs.
+    assert flops_per_image(tiny_config(tmp_path, "model=mlp", "dataset=ring8", "trick=wgan_gp")) is None
