@@ -98,12 +98,27 @@ def accuracy(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> 
     return hits / max(len(labels), 1)
 
 
-def train(data: Data, device: torch.device) -> dict:
-    """Weights and held-out accuracy of a classifier for ``data``'s labels.
+def shifted(images: torch.Tensor, shift: int, g: torch.Generator) -> torch.Tensor:
+    """Each image moved by its own random offset of up to ``shift`` pixels each way, the border
+    filled with the background (-1): a digit's class does not depend on where it sits."""
+    n, _, h, w = images.shape
+    padded = F.pad(images, (shift, shift, shift, shift), value=-1.0)
+    dy, dx = (torch.randint(2 * shift + 1, (n,), generator=g).to(images.device) for _ in range(2))
+    rows = (dy[:, None] + torch.arange(h, device=images.device))[:, :, None]  # N×H×1
+    cols = (dx[:, None] + torch.arange(w, device=images.device))[:, None, :]  # N×1×W
+    picked = padded[torch.arange(n, device=images.device)[:, None, None], :, rows, cols]  # N×H×W×C
+    return picked.movedim(-1, 1)
+
+
+def train(data: Data, device: torch.device, steps: int | None = None, shift: int = 0) -> dict:
+    """Weights and held-out accuracy of a classifier for ``data``'s labels, after ``steps`` Adam
+    steps (None: ``STEPS``, read at call time) on training images shifted by up to ``shift``
+    pixels (0: as they are).
 
     Its own generator for the split and the batch order: a classifier trained during a run
     leaves the run's RNG untouched.
     """
+    steps = STEPS if steps is None else steps
     n = len(data.samples)
     g = torch.Generator().manual_seed(SEED)
     order = torch.randperm(n, generator=g)
@@ -111,10 +126,11 @@ def train(data: Data, device: torch.device) -> dict:
     test, fit = order[:n_test].to(data.samples.device), order[n_test:].to(data.samples.device)
     network = seeded_classifier(data.samples.shape[1], data.num_classes).to(device).train()
     optimizer = torch.optim.Adam(network.parameters(), lr=LR)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / STEPS)
-    for _ in range(STEPS):
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
+    for _ in range(steps):
         pick = fit[torch.randint(len(fit), (BATCH,), generator=g).to(fit.device)]
-        images = to_resolution(data.samples[pick].to(device).float(), SIZE)
+        images = data.samples[pick].to(device).float()
+        images = to_resolution(shifted(images, shift, g) if shift else images, SIZE)
         loss = F.cross_entropy(network(images), data.labels[pick].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -131,19 +147,23 @@ def train(data: Data, device: torch.device) -> dict:
     }
 
 
-def trained_classifier(data: Data, root: str, device: torch.device) -> ClassifierExtractor | None:
-    """The cached (or shipped) classifier for ``data``, trained first when there is none; None
-    for data without labels."""
+def trained_classifier(
+    data: Data, root: str, device: torch.device, steps: int | None = None, shift: int = 0
+) -> ClassifierExtractor | None:
+    """The cached (or shipped) classifier for ``data``, trained first (``train``'s ``steps`` and
+    ``shift``) when there is none; None for data without labels."""
     if data.labels is None or data.num_classes < 2 or data.samples.dim() != 4:
         log.info("no classifier-based metrics: %s has no class labels to train one on", data.description)
         return None
     key = content_key(data)
+    if steps is not None or shift:  # another recipe, another network: its own cache file
+        key = f"{key}-steps{steps}-shift{shift}"
     shipped = SHIPPED / f"classifier-{key}.pt"
     path = shipped if shipped.is_file() else Path(root).expanduser() / "classifiers" / f"{key}.pt"
 
     def build() -> dict:
         log.info("training the %s classifier for the metrics (once; cached in %s)", data.description, path)
-        return train(data, device)
+        return train(data, device, steps, shift)
 
     state = cached(path, build)
     log.info(
