@@ -123,16 +123,18 @@ def final_record(run: Path) -> dict:
     return {k: v for r in records for k, v in r.items()}
 
 
+@pytest.mark.slow
 def test_a_tiny_protocol_runs_its_rows_by_seeds_and_tables_the_means(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY_PROTOCOL)
     result = run_gan("reproduce", "tiny.yaml", "--seeds", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (sweep,) = (tmp_path / "outputs" / "reproduce" / "tiny").glob("*/*")
     runs = sorted(p for p in sweep.iterdir() if p.is_dir())
-    assert [p.name for p in runs] == ["0", "1", "2", "3"]  # 2 rows × 2 seeds
+    rows = [OmegaConf.load(run / ".hydra" / "config.yaml").reproduce.row for run in runs]
+    assert rows == ["plain", "Packed 2", "plain", "Packed 2"]  # every row's first seed comes first
     table = (sweep / "reproduce.md").read_text()
     assert "| row | runs | modes (paper) | modes (ours) | % HQ (paper) | % HQ (ours) |" in table
-    for row, jobs in (("plain", runs[:2]), ("Packed 2", runs[2:])):
+    for row, jobs in (("plain", runs[0::2]), ("Packed 2", runs[1::2])):
         values = [final_record(run)["high_quality_pct"] for run in jobs]
         (line,) = [line for line in table.splitlines() if line.startswith(f"| {row} | 2/2 |")]
         mean, _, se = line.split(" | ")[-1].rstrip(" |").partition(" ± ")
@@ -140,10 +142,20 @@ def test_a_tiny_protocol_runs_its_rows_by_seeds_and_tables_the_means(tmp_path):
         if se:  # no error printed when both seeds scored the same
             assert float(se) == pytest.approx(statistics.stdev(values) / 2**0.5, rel=1e-3)
     assert "6.3 ± 0.5" in table and "modes_total: 8 (mean over 4 runs)" in table
-    assert "![Packed 2](2/samples/final.png)" in table
-    assert OmegaConf.load(runs[3] / ".hydra" / "config.yaml").reproduce.row == "Packed 2"
+    assert "![Packed 2](1/samples/final.png)" in table
     assert "tiny ring" in result.stdout and "6.3 ± 0.5" in result.stdout
 
     (sweep / "reproduce.md").unlink()
     again = run_gan("reproduce", "--table", str(sweep), cwd=tmp_path)
     assert again.returncode == 0 and (sweep / "reproduce.md").read_text() == table
+
+
+@pytest.mark.slow
+def test_rows_picks_what_runs_and_what_the_table_shows(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY_PROTOCOL)
+    result = run_gan("reproduce", "tiny.yaml", "--seeds", "1", "--rows", "packed_2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (sweep,) = (tmp_path / "outputs" / "reproduce" / "tiny").glob("*/*")
+    table = (sweep / "reproduce.md").read_text()
+    assert "| Packed 2 | 1/1 |" in table and "| plain |" not in table
+    assert [p.name for p in sweep.iterdir() if p.is_dir()] == ["0"]
