@@ -10,6 +10,7 @@ from gan_cli.errors import GanError
 from gan_cli.models.conditioning import LabelConcat, LabelReader
 from gan_cli.registry import MODELS
 from gan_cli.training_loop import train
+from gan_cli.tricks.base import Phase
 from tests.conftest import run_gan, tiny_config
 
 METHODS = ["concat", "projection", "auxiliary"]
@@ -115,10 +116,13 @@ def test_auxiliary_classifier_loss_is_implied_and_trains_d_to_classify(tmp_path)
     first = D.class_loss(x).item()
     for _ in range(30):
         optimizer.zero_grad()
-        parts.tricks.d_penalty(D, x, x).backward()  # the class loss on real and fake alike
+        parts.tricks.d_penalty(
+            Phase("d", 1, parts.model, D, x, x)
+        ).backward()  # the class loss on real and fake alike
         optimizer.step()
     assert D.class_loss(x).item() < 0.2 * first
-    assert parts.tricks.g_penalty(parts.model, x, x).item() == pytest.approx(D.class_loss(x).item())
+    g_phase = Phase("g", 1, parts.model, D, x, x)
+    assert parts.tricks.g_penalty(g_phase).item() == pytest.approx(D.class_loss(x).item())
 
 
 def test_unconditional_models_stay_as_they_were(tmp_path):

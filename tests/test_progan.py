@@ -12,6 +12,7 @@ from gan_cli.models.equalized import downsample, pixel_norm, upsample
 from gan_cli.models.progan import growth
 from gan_cli.registry import MODELS
 from gan_cli.training_loop import train
+from gan_cli.tricks.base import Phase
 from tests.conftest import tiny_config, trick
 
 SHAPE = (1, 16, 16)  # levels 0, 1, 2: 4×4, 8×8, 16×16
@@ -143,7 +144,9 @@ def test_drift_adds_epsilon_times_the_mean_squared_real_score():
             return x.flatten(1).sum(1)
 
     real = torch.tensor([[1.0, 2.0], [0.0, -2.0]])  # scores 3 and -2
-    assert trick("drift", epsilon=0.01).d_penalty(Fixed(), real, real * 0).item() == pytest.approx(0.065)
+    # The phase's D(real) as D's phase hands it over; no D to call, so no second forward pass.
+    phase = Phase("d", 1, None, None, real, real * 0, {"real": Fixed()(real)})
+    assert trick("drift", epsilon=0.01).d_penalty(phase).item() == pytest.approx(0.065)
     with pytest.raises(GanError, match="trick 'drift': epsilon must be a number >= 0, got -1.0"):
         trick("drift", epsilon=-1.0)
 

@@ -10,7 +10,7 @@ from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS, TRICKS
 from gan_cli.steps import AdversarialStep
-from gan_cli.tricks.base import TrickSet
+from gan_cli.tricks.base import Phase, TrickSet
 
 
 def trick(name: str, **params):
@@ -22,7 +22,8 @@ def tiny_mlp():
 
 
 def test_label_smoothing_puts_the_value_in_real_targets_only():
-    real_t, fake_t = TrickSet([trick("label_smoothing", real=0.9)]).targets(torch.zeros(3), torch.zeros(3))
+    phase = Phase("d", 1, None, nn.Identity(), torch.zeros(3), torch.zeros(3))
+    real_t, fake_t = TrickSet([trick("label_smoothing", real=0.9)]).targets(phase)
     assert torch.allclose(real_t, torch.full((3,), 0.9)) and torch.equal(fake_t, torch.zeros(3))
 
 
@@ -76,8 +77,10 @@ def test_gradient_penalty_is_zero_for_unit_gradient_norm_and_positive_otherwise(
     real, fake = torch.randn(8, 2), torch.randn(8, 2)
     unit = LinearCritic(torch.tensor([0.6, 0.8]))
     steep = LinearCritic(torch.tensor([3.0, 4.0]))
-    assert gp.d_penalty(unit, real, fake).item() == pytest.approx(0.0, abs=1e-10)
-    assert gp.d_penalty(steep, real, fake).item() == pytest.approx(10.0 * (5.0 - 1.0) ** 2)
+    assert gp.d_penalty(Phase("d", 1, None, unit, real, fake)).item() == pytest.approx(0.0, abs=1e-10)
+    assert gp.d_penalty(Phase("d", 1, None, steep, real, fake)).item() == pytest.approx(
+        10.0 * (5.0 - 1.0) ** 2
+    )
 
 
 def test_gradient_penalty_refuses_batch_norm_in_d():

@@ -13,7 +13,7 @@ from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS
 from gan_cli.steps import AdversarialStep
 from gan_cli.training_loop import train
-from gan_cli.tricks.base import TrickSet
+from gan_cli.tricks.base import Phase, TrickSet
 from gan_cli.tricks.diffaugment import saturation
 from tests.conftest import tiny_config, tiny_dcgan, tiny_mlp, trick
 
@@ -42,7 +42,8 @@ def run_steps(model, tricks: TrickSet, batch_size: int, steps: int = 2) -> None:
 
 def test_noisy_labels_are_soft_in_range_and_flipped_at_the_given_rate():
     n = 200_000
-    real_t, fake_t = trick("noisy_labels", flip=0.1).targets(torch.ones(n), torch.zeros(n))
+    phase = Phase("d", 1, None, nn.Identity(), torch.ones(n), torch.zeros(n))
+    real_t, fake_t = trick("noisy_labels", flip=0.1).targets(phase, torch.ones(n), torch.zeros(n))
     for kept, flipped in ((real_t >= 0.7, real_t <= 0.3), (fake_t <= 0.3, fake_t >= 0.7)):
         assert bool((kept | flipped).all())  # every target lies in one of the two ranges
         assert flipped.float().mean().item() == pytest.approx(0.1, abs=0.005)
@@ -55,9 +56,10 @@ def test_noisy_labels_are_soft_in_range_and_flipped_at_the_given_rate():
 
 def test_noisy_labels_change_every_call_and_never_flip_with_flip_zero():
     noisy = trick("noisy_labels", flip=0.0, real_low=0.8, real_high=1.0, fake_high=0.1)
+    phase = Phase("d", 1, None, nn.Identity(), torch.ones(1000), torch.zeros(1000))
     first, second = (
-        noisy.targets(torch.ones(1000), torch.zeros(1000)),
-        noisy.targets(torch.ones(1000), torch.zeros(1000)),
+        noisy.targets(phase, torch.ones(1000), torch.zeros(1000)),
+        noisy.targets(phase, torch.ones(1000), torch.zeros(1000)),
     )
     assert not torch.equal(first[0], second[0]) and not torch.equal(first[1], second[1])
     assert first[0].min().item() >= 0.8 and first[1].max().item() <= 0.1

@@ -13,7 +13,7 @@ from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS, TRICKS
 from gan_cli.steps import AdversarialStep
 from gan_cli.training_loop import train
-from gan_cli.tricks.base import TrickSet
+from gan_cli.tricks.base import Phase, TrickSet
 from gan_cli.tricks.layers import weight_layers, weight_matrix
 from tests.conftest import tiny_config
 from tests.test_tricks import LinearCritic
@@ -43,6 +43,16 @@ def adversarial_step(model, tricks, lr=0.01, loss="ns"):
     d_opt = torch.optim.SGD(model.discriminator.parameters(), lr=lr)
     latent = lambda n: torch.randn(n, model.z_dim)  # noqa: E731
     return AdversarialStep(model, LOSSES.build({"name": loss}), tricks, g_opt, d_opt, latent)
+
+
+def d_phase(D, real, fake, step: int = 1) -> Phase:
+    """D's phase on these inputs, as a step hands it to the penalties."""
+    return Phase("d", step, None, D, real, fake)
+
+
+def model_phase(model, name: str, real=None, fake=None) -> Phase:
+    """A phase of ``model``'s step for the penalties that read only the networks (or ``real`` and ``fake``)."""
+    return Phase(name, 1, model, model.discriminator, real, fake)
 
 
 def sigma(layer) -> float:
@@ -120,7 +130,7 @@ class HalfSquareCritic(nn.Module):
 
 @pytest.mark.parametrize("name", ["r1", "r2"])
 def test_r1_r2_are_zero_for_a_critic_constant_in_x(name):
-    penalty = trick(name).d_penalty(ConstantCritic(), torch.randn(8, 2), torch.randn(8, 2))
+    penalty = trick(name).d_penalty(d_phase(ConstantCritic(), torch.randn(8, 2), torch.randn(8, 2)))
     assert penalty.item() == 0.0
 
 
@@ -128,7 +138,7 @@ def test_r1_r2_are_zero_for_a_critic_constant_in_x(name):
 def test_r1_r2_equal_half_gamma_times_squared_gradient_norm_of_a_linear_critic(name):
     w = torch.tensor([3.0, 4.0])
     critic = LinearCritic(w.clone())
-    penalty = trick(name, gamma=0.5).d_penalty(critic, torch.randn(8, 2), torch.randn(8, 2))
+    penalty = trick(name, gamma=0.5).d_penalty(d_phase(critic, torch.randn(8, 2), torch.randn(8, 2)))
     assert penalty.item() == pytest.approx(0.5 / 2 * 25.0)
     penalty.backward()  # the penalty trains D: d/dw (gamma/2 ||w||^2) = gamma w
     assert torch.allclose(critic.w.grad, 0.5 * w)
@@ -137,8 +147,9 @@ def test_r1_r2_equal_half_gamma_times_squared_gradient_norm_of_a_linear_critic(n
 def test_r1_penalises_real_inputs_and_r2_fake_ones():
     real, fake = torch.full((4, 2), 1.0), torch.full((4, 2), 3.0)
     gamma = 2.0  # so the penalty is E ||grad||^2 = E ||x||^2
-    assert trick("r1", gamma=gamma).d_penalty(HalfSquareCritic(), real, fake).item() == pytest.approx(2.0)
-    assert trick("r2", gamma=gamma).d_penalty(HalfSquareCritic(), real, fake).item() == pytest.approx(18.0)
+    phase = d_phase(HalfSquareCritic(), real, fake)
+    assert trick("r1", gamma=gamma).d_penalty(phase).item() == pytest.approx(2.0)
+    assert trick("r2", gamma=gamma).d_penalty(phase).item() == pytest.approx(18.0)
 
 
 @pytest.mark.parametrize("name", ["r1", "r2"])
@@ -147,8 +158,7 @@ def test_lazy_r1_r2_act_every_kth_step_scaled_by_k(name):
     critic, real, fake = LinearCritic(torch.tensor([3.0, 4.0])), torch.randn(8, 2), torch.randn(8, 2)
     values = []
     for step in range(1, 9):
-        penalty.on_step(step)
-        value = penalty.d_penalty(critic, real, fake)
+        value = penalty.d_penalty(d_phase(critic, real, fake, step))
         values.append(value.item() if torch.is_tensor(value) else value)
     assert values == pytest.approx([0, 0, 0, 4 * 12.5, 0, 0, 0, 4 * 12.5])
 
@@ -168,17 +178,18 @@ def test_r1_r2_refuse_batch_norm_and_bad_values(name):
 def test_historical_averaging_is_zero_after_the_first_average_and_grows_as_parameters_move():
     model = tiny_mlp()
     ha = trick("historical_averaging", weight=0.5)
-    assert ha.d_penalty(model.discriminator, None, None) == 0.0  # nothing averaged yet
+    d, g = model_phase(model, "d"), model_phase(model, "g")
+    assert ha.d_penalty(d) == 0.0  # nothing averaged yet
     ha.after_d_step(model)
     ha.after_g_step(model)
-    assert ha.d_penalty(model.discriminator, None, None).item() == 0.0
-    assert ha.g_penalty(model, None, None).item() == 0.0
+    assert ha.d_penalty(d).item() == 0.0
+    assert ha.g_penalty(g).item() == 0.0
     with torch.no_grad():
         for p in model.discriminator.parameters():
             p.add_(0.1)
     n = sum(p.numel() for p in model.discriminator.parameters())
-    assert ha.d_penalty(model.discriminator, None, None).item() == pytest.approx(0.5 * 0.01 * n, rel=1e-4)
-    assert ha.g_penalty(model, None, None).item() == 0.0
+    assert ha.d_penalty(d).item() == pytest.approx(0.5 * 0.01 * n, rel=1e-4)
+    assert ha.g_penalty(g).item() == 0.0
 
 
 def test_historical_averages_are_the_mean_of_the_parameter_history_and_survive_a_checkpoint():
@@ -198,11 +209,12 @@ def test_historical_averages_are_the_mean_of_the_parameter_history_and_survive_a
         assert ha.count[key] == 4
         for name, mean in ha.mean[key].items():
             assert torch.allclose(mean, torch.stack([h[name] for h in history[key]]).mean(0), atol=1e-6)
-    assert ha.d_penalty(model.discriminator, None, None).item() > 0
+    assert ha.d_penalty(model_phase(model, "d")).item() > 0
 
     restored = trick("historical_averaging")
     restored.load_state_dict(ha.state_dict())
-    assert restored.g_penalty(model, None, None).item() == ha.g_penalty(model, None, None).item()
+    g = model_phase(model, "g")
+    assert restored.g_penalty(g).item() == ha.g_penalty(g).item()
 
 
 # --- orthogonal_regularization --------------------------------------------------------------
@@ -222,23 +234,23 @@ def test_orthogonal_regularization_is_zero_for_orthogonal_rows_and_reduced_by_a_
             q, _ = torch.linalg.qr(torch.randn(layer.in_features, layer.out_features))
             # Orthogonal rows of any lengths: only the off-diagonal of W W^T is penalised.
             layer.weight.copy_(q.T * torch.arange(1.0, layer.out_features + 1)[:, None])
-    assert ortho.g_penalty(model, None, None).item() == pytest.approx(0.0, abs=1e-10)
+    assert ortho.g_penalty(Phase("g", 1, model, None, None, None)).item() == pytest.approx(0.0, abs=1e-10)
 
     model = LinearG()
-    before = ortho.g_penalty(model, None, None)
+    before = ortho.g_penalty(Phase("g", 1, model, None, None, None))
     assert before.item() > 1e-4
     before.backward()
     with torch.no_grad():
         for layer in model.generator:
             layer.weight -= 0.01 * layer.weight.grad
-    assert ortho.g_penalty(model, None, None).item() < before.item()
+    assert ortho.g_penalty(Phase("g", 1, model, None, None, None)).item() < before.item()
 
 
 def test_orthogonal_regularization_takes_transposed_conv_filters_as_rows():
     layer = nn.ConvTranspose2d(3, 5, 4)  # weight 3 × 5 × 4 × 4: outputs are dim 1
     assert weight_matrix(layer).shape == (5, 48)
     model = tiny_dcgan()
-    assert trick("orthogonal_regularization").g_penalty(model, None, None).item() > 0
+    assert trick("orthogonal_regularization").g_penalty(model_phase(model, "g")).item() > 0
 
 
 # --- feature_matching ----------------------------------------------------------------------
@@ -248,19 +260,21 @@ def test_feature_matching_is_zero_for_matching_batches_and_the_squared_mean_diff
     fm = trick("feature_matching", weight=2.0)
     model = tiny_mlp()
     real = torch.randn(16, 2)
-    assert fm.g_penalty(model, real, real.clone()).item() == 0.0
-    assert fm.g_penalty(model, real, real + 1.0).item() > 0
+    assert fm.g_penalty(model_phase(model, "g", real, real.clone())).item() == 0.0
+    assert fm.g_penalty(model_phase(model, "g", real, real + 1.0)).item() > 0
     model.discriminator.body = nn.Flatten()  # f(x) = x: the penalty is weight * ||mean shift||^2
     for shift in (torch.tensor([0.5, 0.0]), torch.tensor([1.0, 2.0])):
         expected = 2.0 * shift.pow(2).sum().item()
-        assert fm.g_penalty(model, real, real + shift).item() == pytest.approx(expected, rel=1e-5)
+        assert fm.g_penalty(model_phase(model, "g", real, real + shift)).item() == pytest.approx(
+            expected, rel=1e-5
+        )
 
 
 def test_feature_matching_trains_g_only_and_leaves_real_features_fixed():
     model = tiny_mlp()
     real = torch.randn(8, 2).requires_grad_(True)
     fake = model.generator(torch.randn(8, 4))
-    trick("feature_matching").g_penalty(model, real, fake).backward()
+    trick("feature_matching").g_penalty(model_phase(model, "g", real, fake)).backward()
     assert real.grad is None
     assert all(p.grad is not None for p in model.generator.parameters())
 

@@ -2,7 +2,6 @@
 its optimizer and its batch-norm statistics come out of it untouched."""
 
 import copy
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,7 +10,7 @@ from torch import nn
 
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES
-from gan_cli.tricks.base import TrickSet
+from gan_cli.tricks.base import Phase, TrickSet
 from gan_cli.tricks.unrolled import LookAheadDiscriminator
 from tests.conftest import tiny_dcgan, tiny_mlp, trick
 
@@ -42,6 +41,11 @@ def trained(D: nn.Module, make_optimizer, steps: int) -> torch.optim.Optimizer:
     return optimizer
 
 
+def g_phase(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, model: nn.Module | None = None) -> Phase:
+    """G's phase as the step asks g_discriminator about it: D as it is, no output read yet."""
+    return Phase("g", 1, model, D, real, fake)
+
+
 def unrolled(k: int, optimizer: torch.optim.Optimizer):
     tricks = TrickSet([trick("unrolled", k=k)])
     tricks.configure(None, optimizer)
@@ -56,7 +60,7 @@ def test_look_ahead_is_k_real_adam_steps_of_ds_optimizer(kind, steps_before, k):
     D = nn.Linear(2, 1)
     optimizer = trained(D, OPTIMIZERS[kind], steps_before)
     real, fake = torch.randn(8, 2) + 1.0, torch.randn(8, 2, requires_grad=True)
-    look_ahead = unrolled(k, optimizer).g_discriminator(SimpleNamespace(discriminator=D), real, fake, NS)
+    look_ahead = unrolled(k, optimizer).g_discriminator(g_phase(D, real, fake), NS)
 
     # The same D and Adam state, stepped for real (deepcopy keeps the optimizer on the copy's parameters).
     D_copy, optimizer_copy = copy.deepcopy((D, optimizer))
@@ -71,7 +75,9 @@ def test_k_0_scores_with_d_as_it_is():
     model, x = tiny_mlp(), torch.randn(5, 2)
     optimizer = torch.optim.Adam(model.discriminator.parameters())
     fake = model.generator(torch.randn(8, 4))
-    D = unrolled(0, optimizer).g_discriminator(model, torch.randn(8, 2), fake, NS)
+    D = unrolled(0, optimizer).g_discriminator(
+        g_phase(model.discriminator, torch.randn(8, 2), fake, model), NS
+    )
     assert D is model.discriminator
     assert torch.equal(D(x), model.discriminator(x))
 
@@ -96,7 +102,7 @@ def test_look_ahead_leaves_d_and_its_optimizer_alone_and_changes_gs_gradient(mak
     optimizer_before = copy.deepcopy(optimizer.state_dict())
 
     fake = model.generator(torch.randn(len(real), 4))
-    look_ahead = unrolled(3, optimizer).g_discriminator(model, real, fake, NS)
+    look_ahead = unrolled(3, optimizer).g_discriminator(g_phase(model.discriminator, real, fake, model), NS)
     for name, tensor in model.discriminator.state_dict().items():  # batch-norm statistics too
         assert torch.equal(tensor, d_before[name]), name
     assert len(optimizer.state) == len(optimizer_before["state"])  # no entries added before D's first step
@@ -122,11 +128,11 @@ def test_gs_gradient_through_the_adam_look_ahead_matches_finite_differences(step
     optimizer = trained(D, lambda p: torch.optim.Adam(p, lr=0.05, betas=(0.5, 0.9), eps=1e-3), steps_before)
     real = torch.randn(8, 2, dtype=torch.float64) + 1.0
     fake = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
-    tricks, model = unrolled(2, optimizer), SimpleNamespace(discriminator=D)
+    tricks = unrolled(2, optimizer)
 
     # As in G's step, the same fakes drive the look-ahead and are scored by it.
     def g_loss(fake: torch.Tensor) -> torch.Tensor:
-        return NS.g_loss(tricks.g_discriminator(model, real, fake, NS)(fake), None)
+        return NS.g_loss(tricks.g_discriminator(g_phase(D, real, fake), NS)(fake), None)
 
     assert torch.autograd.gradcheck(g_loss, (fake,))
 
@@ -140,7 +146,7 @@ def test_gs_gradient_stays_finite_when_a_weight_of_d_gets_no_gradient():
         D[0].bias[0] = -1.0
     fake = torch.randn(8, 2, requires_grad=True)
     tricks = unrolled(2, torch.optim.Adam(D.parameters()))
-    look_ahead = tricks.g_discriminator(SimpleNamespace(discriminator=D), torch.randn(8, 2), fake, NS)
+    look_ahead = tricks.g_discriminator(g_phase(D, torch.randn(8, 2), fake), NS)
     (grad,) = torch.autograd.grad(NS.g_loss(look_ahead(fake), None), fake)
     assert torch.isfinite(grad).all() and grad.abs().sum() > 0
 
@@ -155,6 +161,5 @@ def test_unrolled_refuses_what_it_cannot_unroll():
         trick("unrolled").configure(None, torch.optim.SGD(params(), lr=0.1))
     with pytest.raises(GanError, match="amsgrad=True"):
         trick("unrolled").configure(None, torch.optim.Adam(params(), amsgrad=True))
-    model = SimpleNamespace(discriminator=nn.Linear(2, 1))
     with pytest.raises(GanError, match="configure"):
-        trick("unrolled").g_discriminator(model, torch.randn(4, 2), torch.randn(4, 2), NS)
+        trick("unrolled").g_discriminator(g_phase(nn.Linear(2, 1), torch.randn(4, 2), torch.randn(4, 2)), NS)

@@ -11,9 +11,15 @@ class Loss:
     ``real_target``/``fake_target`` are tensors shaped like D's output (1 and 0 unless a trick
     such as label smoothing changes them); losses without targets ignore them and set
     ``uses_targets = False`` so such tricks can refuse to combine with them.
+
+    ``g_loss`` gets D(real) only from a loss that sets ``g_uses_real`` (a relativistic loss
+    compares the fakes' scores with the reals'): then it is scored by the same D as the fakes,
+    after D's update (a look-ahead D under unrolled, with its graph); other losses get None,
+    and the step saves that forward pass.
     """
 
     uses_targets = True
+    g_uses_real = False
 
     def d_loss(
         self,
@@ -24,7 +30,7 @@ class Loss:
     ) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_loss(self, fake_out: torch.Tensor, real_out: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake_out: torch.Tensor, real_out: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
     def d_output(self, out: torch.Tensor) -> torch.Tensor:

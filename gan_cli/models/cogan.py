@@ -51,16 +51,15 @@ class CoupledStep(TwoDomainStep):
         critics = [functools.partial(D, domain=i) for i in range(2)]
         with torch.no_grad():
             fakes = G(self.latent(len(reals[0])))
-        terms = [self.d_terms(d, real, fake) for d, real, fake in zip(critics, reals, fakes)]
+        terms = [self.d_phase(step, d, real, fake) for d, real, fake in zip(critics, reals, fakes)]
         d_loss = terms[0][0] + terms[1][0]
         d_grad_norm = self.update_d(d_loss)
 
         fakes = G(self.latent(len(reals[0])))
-        g_loss = sum(self.g_adversarial(d, fake, t[1]) for d, fake, t in zip(critics, fakes, terms))
+        phases = [phase for _, phase in terms]
+        g_loss = sum(self.g_phase(phase, fake)[0] for phase, fake in zip(phases, fakes))
         g_grad_norm = self.update_g(g_loss)
-        return self.scalars(
-            d_loss, g_loss, [t[1] for t in terms], [t[2] for t in terms], d_grad_norm, g_grad_norm
-        )
+        return self.scalars(d_loss, g_loss, phases, d_grad_norm, g_grad_norm)
 
 
 class _CoupledGenerators(nn.Module):

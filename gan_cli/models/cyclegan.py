@@ -53,14 +53,12 @@ class CycleStep(TwoDomainStep):
         G.grid.keep(real_a, real_b)
         fake_b, fake_a = G.g_ab(real_a), G.g_ba(real_b)
 
-        d_loss_a, real_out_a, fake_out_a = self.d_terms(D.d_a, real_a, D.pool_a(fake_a))
-        d_loss_b, real_out_b, fake_out_b = self.d_terms(D.d_b, real_b, D.pool_b(fake_b))
+        d_loss_a, phase_a = self.d_phase(step, D.d_a, real_a, D.pool_a(fake_a))
+        d_loss_b, phase_b = self.d_phase(step, D.d_b, real_b, D.pool_b(fake_b))
         d_loss = d_loss_a + d_loss_b
         d_grad_norm = self.update_d(d_loss)
 
-        adversarial = self.g_adversarial(D.d_b, fake_b, real_out_b) + self.g_adversarial(
-            D.d_a, fake_a, real_out_a
-        )
+        adversarial = self.g_phase(phase_b, fake_b)[0] + self.g_phase(phase_a, fake_a)[0]
         cycle = cycle_loss(real_a, G.g_ba(fake_b)) + cycle_loss(real_b, G.g_ab(fake_a))
         g_loss = adversarial + model.cycle_weight * cycle
         identity = torch.zeros((), device=real_a.device)
@@ -71,8 +69,7 @@ class CycleStep(TwoDomainStep):
         return self.scalars(
             d_loss,
             g_loss,
-            [real_out_a, real_out_b],
-            [fake_out_a, fake_out_b],
+            [phase_a, phase_b],
             d_grad_norm,
             g_grad_norm,
             cycle=cycle / 2,

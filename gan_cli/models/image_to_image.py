@@ -13,7 +13,7 @@ arXiv:1611.07004) define them, scaled by their widths and depths:
 
 ``TwoDomainStep`` is the base of the CycleGAN, pix2pix and CoGAN steps. Those steps call the trick
 hooks that make sense for two pairs of networks — ``on_step``, ``latent``, ``d_input``,
-``targets``, ``d_penalty``, ``after_d_step``, ``after_g_step`` (plus ``check``/``wrap``/``configure``
+``d_outputs``, ``targets``, ``d_penalty``, ``after_d_step``, ``after_g_step`` (plus ``check``/``wrap``/``configure``
 at build time: spectral norm, EMA, TTUR, gradient penalties, R1, instance noise, label smoothing,
 weight clipping apply). They name the other hooks in ``hooks_not_called``, so a trick that acts
 through one is refused at compose time (``TrickSet.check``) rather than silently doing nothing.
@@ -30,10 +30,8 @@ from torch import nn
 
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
-from gan_cli.losses.base import Loss
 from gan_cli.models.base import GAN
-from gan_cli.steps import update
-from gan_cli.tricks.base import TrickSet
+from gan_cli.steps import Step
 from gan_cli.tricks.experience_replay import ExperienceReplay
 
 Norm = Literal["instance", "batch"]
@@ -260,12 +258,14 @@ class Translator(GAN):
         return max(1, n // self.grid_rows)
 
 
-class TwoDomainStep:
-    """The base of the two-domain steps: the same constructor and scalars as ``AdversarialStep``,
-    and the D and G terms of one domain's adversarial game, through the trick hooks that apply."""
+class TwoDomainStep(Step):
+    """The base of the two-domain steps: D's and G's phases of each domain's adversarial game,
+    through the hook calls every step shares (``gan_cli/steps.py``), on two-domain batches."""
 
     # One D update per G update, on separate unpacked batches, G's fakes scored by the current
-    # D; G's loss is the step's own sum of terms, so no trick may reweight or add to it.
+    # D; G's loss is the step's own sum of terms, so no trick may reweight or add to it. The
+    # shared phases ask fake_for_d, d_forward and g_discriminator too, which only ever answer
+    # with their defaults here: a trick acting through them is refused.
     hooks_not_called = (
         "data_shape",
         "fake_for_d",
@@ -276,24 +276,6 @@ class TwoDomainStep:
         "g_adversarial_weight",
     )
 
-    def __init__(
-        self,
-        model: GAN,
-        loss: Loss,
-        tricks: TrickSet,
-        g_optimizer: torch.optim.Optimizer,
-        d_optimizer: torch.optim.Optimizer,
-        latent: Callable[[int], torch.Tensor],
-        scaler: torch.amp.GradScaler | None = None,
-    ):
-        self.model = model
-        self.loss = loss
-        self.tricks = tricks
-        self.g_opt = g_optimizer
-        self.d_opt = d_optimizer
-        self.latent = latent
-        self.scaler = scaler
-
     def draw(self, next_batch: Callable[[], Batch]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's domain A and domain B images."""
         batch = next_batch()
@@ -303,51 +285,3 @@ class TwoDomainStep:
                 "(dataset=mnist_domains, unpaired or paired)"
             )
         return batch.images, batch.other
-
-    def d_terms(
-        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """D's loss on a real and a (detached) fake batch, penalties included, and its outputs."""
-        real_in, fake_in = self.tricks.d_input(real), self.tricks.d_input(fake.detach())
-        real_out, fake_out = D(real_in), D(fake_in)
-        real_target, fake_target = self.tricks.targets(real_out, fake_out)
-        d_loss = self.loss.d_loss(real_out, fake_out, real_target, fake_target)
-        return d_loss + self.tricks.d_penalty(D, real_in, fake_in), real_out, fake_out
-
-    def g_adversarial(self, D: nn.Module, fake: torch.Tensor, real_out: torch.Tensor) -> torch.Tensor:
-        return self.loss.g_loss(D(self.tricks.d_input(fake)), real_out.detach())
-
-    def update_d(self, d_loss: torch.Tensor) -> torch.Tensor:
-        norm = update(d_loss, self.d_opt, self.scaler)
-        self.tricks.after_d_step(self.model)
-        return norm
-
-    def update_g(self, g_loss: torch.Tensor) -> torch.Tensor:
-        norm = update(g_loss, self.g_opt, self.scaler)
-        self.tricks.after_g_step(self.model)
-        return norm
-
-    def scalars(
-        self,
-        d_loss: torch.Tensor,
-        g_loss: torch.Tensor,
-        real_outs: list[torch.Tensor],
-        fake_outs: list[torch.Tensor],
-        d_grad_norm: torch.Tensor,
-        g_grad_norm: torch.Tensor,
-        **extra: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        """The step's detached scalars; D(x) and D(G(z)) averaged over the domains."""
-
-        def mean_output(outs: list[torch.Tensor]) -> torch.Tensor:
-            return torch.stack([self.loss.d_output(o.detach()).mean() for o in outs]).mean()
-
-        return {
-            "d_loss": d_loss.detach(),
-            "g_loss": g_loss.detach(),
-            "d_real": mean_output(real_outs),
-            "d_fake": mean_output(fake_outs),
-            "d_grad_norm": d_grad_norm,
-            "g_grad_norm": g_grad_norm,
-            **{k: v.detach() for k, v in extra.items()},
-        }

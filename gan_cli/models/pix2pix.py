@@ -45,13 +45,13 @@ class ConditionalStep(TwoDomainStep):
         fake_b = G.g(real_a)
         real_pair, fake_pair = torch.cat([real_a, real_b], 1), torch.cat([real_a, fake_b], 1)
 
-        d_loss, real_out, fake_out = self.d_terms(D, real_pair, fake_pair)
+        d_loss, d_phase = self.d_phase(step, D, real_pair, fake_pair)
         d_grad_norm = self.update_d(d_loss)
 
         l1 = F.l1_loss(fake_b, real_b)
-        g_loss = self.g_adversarial(D, fake_pair, real_out) + model.l1_weight * l1
+        g_loss = self.g_phase(d_phase, fake_pair)[0] + model.l1_weight * l1
         g_grad_norm = self.update_g(g_loss)
-        return self.scalars(d_loss, g_loss, [real_out], [fake_out], d_grad_norm, g_grad_norm, l1=l1)
+        return self.scalars(d_loss, g_loss, [d_phase], d_grad_norm, g_grad_norm, l1=l1)
 
 
 class _Generator(nn.Module):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from gan_cli.errors import GanError
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 
 
 class AuxiliaryClassifier(Trick):
@@ -23,8 +23,8 @@ class AuxiliaryClassifier(Trick):
         if getattr(model.discriminator, "classifier", None) is None:
             raise GanError("the auxiliary classifier loss needs a model built with conditioning=auxiliary")
 
-    def d_penalty(self, D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return D.class_loss(real) + D.class_loss(fake)
+    def d_penalty(self, phase: Phase) -> torch.Tensor:
+        return phase.D.class_loss(phase.real_in) + phase.D.class_loss(phase.fake_in)
 
-    def g_penalty(self, model, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return model.discriminator.class_loss(fake)
+    def g_penalty(self, phase: Phase) -> torch.Tensor:
+        return phase.model.discriminator.class_loss(phase.fake_in)

@@ -4,17 +4,27 @@ A trick overrides only the hooks it needs; every default leaves training unchang
 training step calls the ``TrickSet``, never an individual trick, so adding a trick is one new
 file with one class and one YAML entry — no edit to the loop.
 
-Order of a training step, with the hooks it calls::
+Order of a training step, with the hooks it calls (``phase``: a ``Phase``, below)::
 
     on_step(step)
     repeat d_steps times:                                   # n_critic
         real = next batch;  fake = G(latent(z))             # latent: the prior
         real_in = d_input(real);  fake_in = d_input(fake_for_d(fake))
         real_out, fake_out = d_forward(D, real_in, fake_in) # separate or mixed batches
-        targets(...)                                        # label smoothing, noisy labels
-        D loss + d_penalty(D, real_in, fake_in);  step;  after_d_step(model)
-    fake_in_g = d_input(G(latent(z)));  fake_out = g_discriminator(model, real_in, fake_in_g, loss)(fake_in_g)
-    g_adversarial_weight * G loss + g_penalty(model, real_in, fake_in_g);  step;  after_g_step(model)
+        phase = D's phase: real_in, fake_in, real_out, fake_out
+        d_outputs(phase)                                    # read D's answers
+        targets(phase, 1, 0)                                # label smoothing, noisy labels
+        D loss + d_penalty(phase);  step;  after_d_step(model)
+    phase = G's phase: real_in (D's last), fake_in = d_input(G(latent(z)))
+    phase.D = g_discriminator(phase, loss);  fake_out = phase.D(fake_in)   # unrolled: a look-ahead D
+    d_outputs(phase)
+    g_adversarial_weight * G loss(fake_out, real_out if the loss reads it) + g_penalty(phase)
+    step;  after_g_step(model)
+
+In G's phase ``real_out`` is D(real) from the same D that scores the fakes, after D's update
+(the look-ahead D under unrolled), computed only when a loss (``Loss.g_uses_real``) or a trick
+reads it. The steps of every model family call these hooks through the same code
+(``gan_cli/steps.py``: ``Step``).
 
 Once, when the run is built: ``data_shape`` (what D is built for, before the model exists),
 ``check`` (refuse impossible combinations), ``wrap`` (change the networks), ``configure``
@@ -24,12 +34,45 @@ class's ``hooks_not_called``; ``TrickSet.check`` refuses a trick that acts throu
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from gan_cli.errors import GanError
+
+
+@dataclass
+class Phase:
+    """One phase of a training step as the tricks see it: what D saw, and D's answers on it.
+
+    An output is computed by ``D`` when first read and then kept: the step hands over the
+    outputs it already has, so a hook that reads them costs no extra forward pass, and in G's
+    phase D(real) costs one only when something reads it.
+    """
+
+    name: Literal["d", "g"]  # whose update this phase serves
+    step: int  # the training step
+    model: nn.Module
+    D: Callable[[torch.Tensor], torch.Tensor]  # the D that scores this phase (G's: as g_discriminator chose)
+    real_in: torch.Tensor  # the real batch as D sees it
+    fake_in: torch.Tensor  # the fakes as D sees them (in G's phase, carrying G's graph)
+    outputs: dict[str, torch.Tensor] = field(default_factory=dict)  # D's outputs so far: "real", "fake"
+
+    @property
+    def real_out(self) -> torch.Tensor:
+        return self._output("real", self.real_in)
+
+    @property
+    def fake_out(self) -> torch.Tensor:
+        return self._output("fake", self.fake_in)
+
+    def _output(self, which: str, x: torch.Tensor) -> torch.Tensor:
+        if which not in self.outputs:
+            self.outputs[which] = self.D(x)
+        return self.outputs[which]
 
 
 class Trick:
@@ -83,29 +126,33 @@ class Trick:
         """D's outputs on the real and the fake batch (default: two separate batches)."""
         return D(real), D(fake)
 
+    def d_outputs(self, phase: Phase) -> None:
+        """Called once D has scored the phase's batches (D's phase: both; G's phase: the fakes,
+        and the reals when read) — to read D's answers (e.g. the sign of D(real) for adaptive
+        augmentation, running means of D's outputs) without another forward pass."""
+
     def targets(
-        self, real_target: torch.Tensor, fake_target: torch.Tensor
+        self, phase: Phase, real_target: torch.Tensor, fake_target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The real/fake targets of losses that use them."""
         return real_target, fake_target
 
-    def g_discriminator(
-        self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor, loss: Any
-    ) -> nn.Module | None:
-        """The D that scores G's fakes in G's update; None keeps the current D (unrolled GANs
-        return D after k look-ahead updates of ``loss`` on ``real`` and ``fake``, as D sees them)."""
-        return None
-
-    def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
-        """An extra term added to D's loss (inputs as D saw them)."""
-        return 0.0
-
-    def g_penalty(self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
-        """An extra term added to G's loss (``fake`` carries G's graph; inputs as D sees them)."""
+    def d_penalty(self, phase: Phase) -> torch.Tensor | float:
+        """An extra term added to D's loss."""
         return 0.0
 
     def after_d_step(self, model: nn.Module) -> None:
         """Called after each optimizer step of D."""
+
+    def g_discriminator(self, phase: Phase, loss: Any) -> nn.Module | None:
+        """The D that scores G's fakes in G's update (asked before any output of the phase is
+        read); None keeps ``phase.D``. Unrolled GANs return D after k look-ahead updates of
+        ``loss`` on the phase's real and fake batches."""
+        return None
+
+    def g_penalty(self, phase: Phase) -> torch.Tensor | float:
+        """An extra term added to G's loss (``phase.fake_in`` carries G's graph)."""
+        return 0.0
 
     def after_g_step(self, model: nn.Module) -> None:
         """Called after each optimizer step of G."""
@@ -190,26 +237,28 @@ class TrickSet:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return self._d_forward_owner.d_forward(D, real, fake)
 
-    def targets(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        real_target, fake_target = torch.ones_like(real_out), torch.zeros_like(fake_out)
+    def d_outputs(self, phase: Phase) -> None:
         for t in self.tricks:
-            real_target, fake_target = t.targets(real_target, fake_target)
+            t.d_outputs(phase)
+
+    def targets(self, phase: Phase) -> tuple[torch.Tensor, torch.Tensor]:
+        real_target, fake_target = torch.ones_like(phase.real_out), torch.zeros_like(phase.fake_out)
+        for t in self.tricks:
+            real_target, fake_target = t.targets(phase, real_target, fake_target)
         return real_target, fake_target
 
-    def d_penalty(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
-        return sum((t.d_penalty(D, real, fake) for t in self.tricks), 0.0)
+    def d_penalty(self, phase: Phase) -> torch.Tensor | float:
+        return sum((t.d_penalty(phase) for t in self.tricks), 0.0)
 
-    def g_discriminator(
-        self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor, loss: Any
-    ) -> nn.Module:
+    def g_discriminator(self, phase: Phase, loss: Any) -> Callable[[torch.Tensor], torch.Tensor]:
         for t in self.tricks:
-            D = t.g_discriminator(model, real, fake, loss)
+            D = t.g_discriminator(phase, loss)
             if D is not None:
                 return D
-        return model.discriminator
+        return phase.D
 
-    def g_penalty(self, model: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | float:
-        return sum((t.g_penalty(model, real, fake) for t in self.tricks), 0.0)
+    def g_penalty(self, phase: Phase) -> torch.Tensor | float:
+        return sum((t.g_penalty(phase) for t in self.tricks), 0.0)
 
     def after_d_step(self, model: nn.Module) -> None:
         for t in self.tricks:

@@ -13,7 +13,7 @@ import torch
 
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 
 
 @TRICKS.register("drift")
@@ -21,6 +21,5 @@ class Drift(Trick):
     def __init__(self, epsilon: NonNegativeFloat = 0.001):  # weight of the mean squared real score
         self.epsilon = epsilon
 
-    def d_penalty(self, D, real, fake) -> torch.Tensor:
-        # A second forward pass on the reals: the hook sees D, not the scores of the step.
-        return self.epsilon * D(real).pow(2).mean()
+    def d_penalty(self, phase: Phase) -> torch.Tensor:
+        return self.epsilon * phase.real_out.pow(2).mean()

@@ -12,7 +12,7 @@ import torch
 
 from gan_cli.registry import TRICKS
 from gan_cli.schema import PositiveFloat
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 
 
 @TRICKS.register("feature_matching")
@@ -25,8 +25,8 @@ class FeatureMatching(Trick):
         self.weight = weight
         self.g_adversarial_weight = 0.0 if replace else 1.0
 
-    def g_penalty(self, model, real, fake) -> torch.Tensor:
-        body = model.discriminator.body
+    def g_penalty(self, phase: Phase) -> torch.Tensor:
+        body = phase.model.discriminator.body
         with torch.no_grad():  # the real features are the fixed target
-            real_mean = body(real).flatten(1).mean(0)
-        return self.weight * (real_mean - body(fake).flatten(1).mean(0)).pow(2).sum()
+            real_mean = body(phase.real_in).flatten(1).mean(0)
+        return self.weight * (real_mean - body(phase.fake_in).flatten(1).mean(0)).pow(2).sum()

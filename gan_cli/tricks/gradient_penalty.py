@@ -11,7 +11,7 @@ import torch
 
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 from gan_cli.tricks.input_gradients import input_gradients, refuse_batch_norm
 
 
@@ -28,7 +28,8 @@ class GradientPenalty(Trick):
     def check(self, model, loss) -> None:
         refuse_batch_norm(model, "the gradient penalty")
 
-    def d_penalty(self, D, real, fake):
+    def d_penalty(self, phase: Phase) -> torch.Tensor:
+        real, fake = phase.real_in, phase.fake_in
         alpha = torch.rand((len(real),) + (1,) * (real.dim() - 1), device=real.device)
-        norms = input_gradients(D, alpha * real + (1 - alpha) * fake).norm(dim=1)
+        norms = input_gradients(phase.D, alpha * real + (1 - alpha) * fake).norm(dim=1)
         return self.weight * ((norms - self.center) ** 2).mean()

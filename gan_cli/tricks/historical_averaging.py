@@ -13,7 +13,7 @@ from torch import nn
 
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 
 
 @TRICKS.register("historical_averaging")
@@ -46,11 +46,11 @@ class HistoricalAveraging(Trick):
         for name, p in net.named_parameters():
             mean[name] += (p - mean[name]) / self.count[which]
 
-    def d_penalty(self, D, real, fake):
-        return self._penalty(D, "d")
+    def d_penalty(self, phase: Phase) -> torch.Tensor | float:
+        return self._penalty(phase.D, "d")
 
-    def g_penalty(self, model, real, fake):
-        return self._penalty(model.generator, "g")
+    def g_penalty(self, phase: Phase) -> torch.Tensor | float:
+        return self._penalty(phase.model.generator, "g")
 
     def after_d_step(self, model) -> None:
         self._update(model.discriminator, "d")

@@ -13,7 +13,7 @@ import torch
 
 from gan_cli.registry import TRICKS
 from gan_cli.schema import Range
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 
 RealTarget = Annotated[float, Range(0, 1, min_open=True)]  # at 0 real and fake targets would agree
 
@@ -25,5 +25,5 @@ class LabelSmoothing(Trick):
     def __init__(self, real: RealTarget = 0.9):  # D's target for real samples
         self.real = real
 
-    def targets(self, real_target: torch.Tensor, fake_target: torch.Tensor):
+    def targets(self, phase: Phase, real_target: torch.Tensor, fake_target: torch.Tensor):
         return real_target * self.real, fake_target

@@ -19,7 +19,7 @@ import torch
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat, Range
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 
 FlipProbability = Annotated[float, Range(0, 0.5, max_open=True)]  # at 0.5 the targets say nothing
 
@@ -41,7 +41,7 @@ class NoisyLabels(Trick):
             )
         self.real_low, self.real_high, self.fake_high, self.flip = real_low, real_high, fake_high, flip
 
-    def targets(self, real_target: torch.Tensor, fake_target: torch.Tensor):
+    def targets(self, phase: Phase, real_target: torch.Tensor, fake_target: torch.Tensor):
         return self._draw(real_target, real=True), self._draw(fake_target, real=False)
 
     def _draw(self, like: torch.Tensor, real: bool) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 from gan_cli.tricks.layers import weight_layers, weight_matrix
 
 
@@ -21,9 +21,9 @@ class OrthogonalRegularization(Trick):
     def __init__(self, beta: NonNegativeFloat = 1e-4):  # penalty weight (BigGAN's G_ortho)
         self.beta = beta
 
-    def g_penalty(self, model, real, fake) -> torch.Tensor:
+    def g_penalty(self, phase: Phase) -> torch.Tensor:
         total = 0.0
-        for layer in weight_layers(model.generator):
+        for layer in weight_layers(phase.model.generator):
             w = weight_matrix(layer)
             off_diagonal = 1 - torch.eye(len(w), device=w.device)
             total = total + ((w @ w.T) * off_diagonal).pow(2).sum()

@@ -13,7 +13,7 @@ import torch
 
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeFloat, PositiveInt
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 from gan_cli.tricks.input_gradients import input_gradients, refuse_batch_norm
 
 
@@ -29,16 +29,12 @@ class R1(Trick):
     ):
         self.gamma = gamma
         self.every = every
-        self.step = 0
 
     def check(self, model, loss) -> None:
         refuse_batch_norm(model, self.name)
 
-    def on_step(self, step: int) -> None:
-        self.step = step
-
-    def d_penalty(self, D, real, fake) -> torch.Tensor | float:
-        if self.step % self.every:
+    def d_penalty(self, phase: Phase) -> torch.Tensor | float:
+        if phase.step % self.every:
             return 0.0
-        grad = input_gradients(D, fake if self.on_fakes else real)
+        grad = input_gradients(phase.D, phase.fake_in if self.on_fakes else phase.real_in)
         return self.every * self.gamma / 2 * grad.pow(2).sum(1).mean()

@@ -17,7 +17,9 @@ unchanged.
 
 Each step minimizes the run's D loss with plain 1/0 targets on the real batch D was last updated
 on and on G's current fakes as D sees them (after noise, augmentation or packing), which carry
-G's graph, as the paper's second-order term needs.
+G's graph, as the paper's second-order term needs. A loss whose G term reads D(real)
+(``Loss.g_uses_real``) gets it from the look-ahead D as well, so G's fakes and the reals they
+are compared with are scored by the same D.
 
 Still unlike the paper: D's and G's updates alternate here (D's real steps come first, then G's
 step through the look-ahead), where the paper's notebook updates both from the same point at
@@ -37,7 +39,7 @@ from torch.func import functional_call
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import NonNegativeInt
-from gan_cli.tricks.base import Trick
+from gan_cli.tricks.base import Phase, Trick
 
 
 class LookAheadDiscriminator(nn.Module):
@@ -135,12 +137,12 @@ class Unrolled(Trick):
         check_adam(d_optimizer)
         self.d_optimizer = d_optimizer
 
-    def g_discriminator(self, model, real: torch.Tensor, fake: torch.Tensor, loss) -> nn.Module | None:
+    def g_discriminator(self, phase: Phase, loss) -> nn.Module | None:
         if self.k == 0:
             return None
         if self.d_optimizer is None:
             raise GanError("unrolled needs D's optimizer: configure() was not called")
-        D = model.discriminator
+        D, real, fake = phase.D, phase.real_in, phase.fake_in
         # Copies of the buffers, so batch-norm running statistics updated by the look-ahead stay
         # out of D; parameters D's optimizer does not update stay as they are, as in D's own step.
         tensors = {**dict(D.named_parameters()), **{name: b.clone() for name, b in D.named_buffers()}}
