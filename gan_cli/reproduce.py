@@ -105,7 +105,7 @@ def run(name: str, budget: str, seeds: int | None, rows: str | None, overrides: 
         raise GanError("the seeds are the protocol's: use --seeds N (seeds 0..N-1)")
     seeds = seeds or protocol.seeds
     if rows is not None:
-        protocol.rows = [protocol.row(name.strip()) for name in rows.split(",")]
+        protocol.rows = [protocol.row(row.strip()) for row in rows.split(",")]
     with tempfile.TemporaryDirectory(prefix="gan-reproduce-") as rows_dir:
         slugs = protocols.write_rows(protocol, budget, Path(rows_dir))
         # Seeds first: Hydra runs the first swept key slowest, so every row gets its first seed
@@ -155,16 +155,12 @@ def show(folder: Path, console) -> None:
 
 def aggregate(protocol: Protocol, folder: Path, seeds: int) -> list[Result]:
     """Each row's finished runs in ``folder``, their final metrics as mean ± standard error."""
-    from gan_cli.report import find_runs, mean_se, read_run
+    from gan_cli.report import mean_se, read_run
 
     by_row: dict[str, list[Any]] = {row.name: [] for row in protocol.rows}
-    for path in find_runs([folder]) if any(folder.iterdir()) else []:
-        config = (
-            OmegaConf.load(path / ".hydra" / "config.yaml")
-            if (path / ".hydra" / "config.yaml").is_file()
-            else {}
-        )
-        row = OmegaConf.select(config, "reproduce.row") if config else None
+    for path in runs_in(folder):
+        config = path / ".hydra" / "config.yaml"
+        row = OmegaConf.select(OmegaConf.load(config), "reproduce.row") if config.is_file() else None
         if row in by_row:
             by_row[row].append(read_run(path))
     results = []
@@ -181,6 +177,16 @@ def aggregate(protocol: Protocol, folder: Path, seeds: int) -> list[Result]:
         grid = next((g for g in grids if g.is_file()), None)
         results.append(Result(row, len(done), seeds, values, grid))
     return results
+
+
+def runs_in(folder: Path) -> list[Path]:
+    """The run folders of a sweep; none yet is an empty table, not an error."""
+    from gan_cli.report import find_runs
+
+    try:
+        return find_runs([folder])
+    except GanError:
+        return []
 
 
 def ours(result: Result, key: str) -> str:
