@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from gan_cli import checkpoint, components, distributed
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import DataSource
 from gan_cli.devices import pick_device
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.interrupts import StopSignals
@@ -30,7 +30,7 @@ from gan_cli.training_state import RandomState, Several, Tensors, TrainingState
 log = logging.getLogger(__name__)
 
 
-def load_data(cfg: dict[str, Any]) -> Data:
+def load_data(cfg: dict[str, Any]) -> DataSource:
     return DATASETS.build(cfg["dataset"], root=cfg["data"]["root"])
 
 

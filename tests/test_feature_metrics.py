@@ -40,7 +40,7 @@ def noisy(images, std, seed=0):
 
 def test_the_shipped_classifier_fits_the_bundled_split_and_is_accurate(digits, root):
     net = features.extractor("classifier", digits, root, None, CPU)
-    assert (classifier.SHIPPED / f"classifier-{features.content_key(digits)}.pt").is_file()
+    assert (classifier.SHIPPED / f"classifier-{digits.fingerprint()}.pt").is_file()
     assert not (Path(root) / "classifiers").exists()  # shipped: nothing trained
     assert net.test_accuracy >= 0.975
     held_in = net.predict(digits.samples[:2000])
@@ -84,7 +84,7 @@ def test_reference_statistics_are_computed_once_and_cached_by_content(digits, ro
     assert again == first
     assert calls == [500]  # only the samples: the real features came from the cache
     other = Data(digits.samples[:4000], digits.labels[:4000], 10, "first 4000")
-    assert features.content_key(other) != features.content_key(digits)
+    assert other.fingerprint() != digits.fingerprint()
 
 
 def test_metrics_leave_the_global_rng_alone(digits, root):
@@ -135,7 +135,7 @@ def test_a_classifier_is_trained_seeded_cached_and_leaves_the_rng_alone(digits, 
     state = torch.get_rng_state()
     net = classifier.trained_classifier(small, str(tmp_path), CPU)
     assert torch.equal(state, torch.get_rng_state())
-    cached = tmp_path / "classifiers" / f"{features.content_key(small)}.pt"
+    cached = tmp_path / "classifiers" / f"{small.fingerprint()}.pt"
     saved = torch.load(cached, weights_only=True)
     assert saved["test_size"] == 150 and saved["test_accuracy"] == net.test_accuracy > 0.5
     again = classifier.train(small, CPU)

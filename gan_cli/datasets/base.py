@@ -1,11 +1,13 @@
-"""In-memory datasets and the shuffled batches the training loop draws from them."""
+"""What any dataset offers (``DataSource``), in-memory datasets, and the shuffled batches the
+training loop draws from them."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -50,12 +52,67 @@ class Augment:
         return images[index, channel, rows, cols]
 
 
+class BatchStream(Protocol):
+    """An endless source of training batches whose position a checkpoint can hold."""
+
+    batch_size: int
+
+    def __call__(self) -> Batch: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """What training, the sample grids and the metrics use of a dataset, whether it is held in
+    memory (``Data``, two-domain data, toy mixtures) or decoded from disk (``StreamingData``).
+
+    ``shape`` is that of one sample as the model sees it; ``labels`` (one per sample, or None)
+    are known up front, samples are reached only through ``head``, ``take`` and ``batches``.
+    """
+
+    labels: torch.Tensor | None
+    num_classes: int
+    classes: tuple[str, ...]
+    description: str
+
+    def __len__(self) -> int: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def head(self, n: int) -> torch.Tensor:
+        """The first ``n`` samples, for the grid of real data."""
+        ...
+
+    def take(self, indices: torch.Tensor) -> torch.Tensor:
+        """The samples at ``indices`` as the model sees them: centre-cropped, in [-1, 1]."""
+        ...
+
+    def batches(self, batch_size: int, seed: int) -> BatchStream: ...
+
+    def to(self, device: torch.device) -> DataSource: ...
+
+    def shard(self, rank: int, world: int) -> DataSource: ...
+
+    def fingerprint(self) -> str:
+        """A hash of the content, for caches (reference statistics, classifiers): it tells apart
+        datasets, splits and resolutions without trusting their names."""
+        ...
+
+
+def hash_labels(digest: Any, labels: torch.Tensor | None) -> None:
+    if labels is not None:
+        digest.update(labels.cpu().numpy().astype("int64").tobytes())
+
+
 @dataclass
 class Data:
     """A whole dataset as one tensor, kept on the training device (no loader on the hot path).
 
-    ``samples`` is N×C×H×W in [-1, 1] for images or N×D for points of a toy mixture. Toy
-    mixtures also carry their mode centres and per-mode std, for the mode-coverage metrics.
+    ``samples`` is N×C×H×W in [-1, 1] for images or N×D for points of a toy mixture.
     ``classes`` names the labels where they have names; with ``augment``, samples are stored
     larger than ``shape`` and each batch is cropped (and flipped) as it is drawn.
     """
@@ -64,10 +121,10 @@ class Data:
     labels: torch.Tensor | None = None
     num_classes: int = 0
     description: str = ""
-    modes: torch.Tensor | None = None
-    mode_std: float = 0.0
     classes: tuple[str, ...] = ()
     augment: Augment | None = None
+    # Hashing reads every byte, so it is done once; ``to`` and ``shard`` make new objects without it.
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -88,11 +145,24 @@ class Data:
         return replace(self, samples=self.samples[rank::world], labels=labels)
 
     def head(self, n: int) -> torch.Tensor:
-        """The first ``n`` samples (for the grid of real data), centre-cropped when augmented."""
-        return self.samples[:n] if self.augment is None else self.augment.centre(self.samples[:n])
+        return self.take(torch.arange(min(n, len(self))))
+
+    def take(self, indices: torch.Tensor) -> torch.Tensor:
+        images = self.samples[indices.to(self.samples.device)]
+        return images if self.augment is None else self.augment.centre(images)
 
     def batches(self, batch_size: int, seed: int) -> Batches:
         return Batches(self, batch_size, seed)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the stored samples' shape and bytes, then the labels: the key the caches
+        have always used, so caches written before keep serving."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256(str(tuple(self.samples.shape)).encode())
+            digest.update(self.samples.detach().float().cpu().contiguous().numpy().tobytes())
+            hash_labels(digest, self.labels)
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
 
 class Batch(NamedTuple):

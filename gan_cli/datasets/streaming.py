@@ -1,8 +1,7 @@
 """Data too large for memory: samples decoded from files batch by batch in DataLoader workers.
 
-``StreamingData`` offers what the training loop uses of ``Data`` (``shape``, ``num_classes``,
-``description``, ``to``, ``head``, ``batches``), so a dataset chooses between the two without
-the loop knowing. Its batches resume exactly: the order of an epoch is a function of (seed,
+``StreamingData`` is a ``DataSource`` as ``Data`` is, so a dataset chooses between the two
+without the loop or the metrics knowing. Its batches resume exactly: the order of an epoch is a function of (seed,
 epoch), so a checkpoint holds only the epoch, the batches drawn in it and the augmentation
 generator, and a resumed run skips to that position without decoding what it skips (provided
 the items are the same: a folder that gained or lost files since gives another order).
@@ -10,7 +9,9 @@ the items are the same: a folder that gained or lost files since gives another o
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from gan_cli.datasets.base import Augment, Batch
+from gan_cli.datasets.base import Augment, Batch, hash_labels
 from gan_cli.errors import GanError
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,8 @@ class StreamingData:
     description: str = ""
     workers: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    modes: None = None  # only toy mixtures have modes; here because metrics ask any Data
-    mode_std: float = 0.0
+    # Stating every file costs a pass over the folder, so it is done once per object.
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -144,6 +145,34 @@ class StreamingData:
         if not images:
             raise GanError(f"no readable sample in {self.description}")
         return self.augment.centre(self.as_samples(torch.from_numpy(np.stack(images))))
+
+    def take(self, indices: torch.Tensor) -> torch.Tensor:
+        """The samples at ``indices``, decoded now (by ``workers`` processes); one that fails to
+        decode is stood in by another of the same call, as in a training batch."""
+        decoded = parallel_map(Indexed(self.decode, self.items), indices.tolist(), self.workers)
+        images, _, failed = fill_unreadable(decoded)
+        if images is None:
+            raise GanError(f"none of {len(indices)} samples of {self.description} could be decoded")
+        if failed:
+            log.warning("%d image(s) failed to decode, replaced by others of the same draw", failed)
+        return self.augment.centre(self.as_samples(images))
+
+    def fingerprint(self) -> str:
+        """A hash of the shape, each item's path, size and modification time, the labels, and the
+        first sample as decoded (so decoding at another size or in another colour mode is another
+        key): a changed, added or removed file changes it, and only one image is decoded."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256(str(self.shape).encode())
+            for item in self.items:
+                try:
+                    stat = os.stat(item)
+                    digest.update(f"{item}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                except OSError:  # gone since listing: training stands others in for it
+                    digest.update(f"{item}\0missing\n".encode())
+            digest.update(self.head(1).cpu().numpy().tobytes())
+            hash_labels(digest, self.labels)
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
     def batches(self, batch_size: int, seed: int) -> StreamingBatches:
         return StreamingBatches(self, batch_size, seed)

@@ -9,12 +9,22 @@ modes at {-4, -2, 0, 2, 4}^2, std 0.05. Modes are equally likely.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from gan_cli.datasets.base import Data, promises
 from gan_cli.registry import DATASETS
 from gan_cli.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Seed
+
+
+@dataclass(kw_only=True)
+class ToyMixture(Data):
+    """Points of a Gaussian mixture, with what the mode-coverage metrics (``toy_modes``) need:
+    the mode centres and the std of each mode."""
+
+    modes: torch.Tensor
+    mode_std: float
 
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
@@ -27,11 +37,11 @@ def grid_centres(side: int = 5, spacing: float = 2.0) -> torch.Tensor:
     return torch.cartesian_prod(axis, axis)
 
 
-def sample_mixture(centres: torch.Tensor, std: float, n: int, seed: int) -> Data:
+def sample_mixture(centres: torch.Tensor, std: float, n: int, seed: int) -> ToyMixture:
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(len(centres), (n,), generator=g)
     points = centres[labels] + std * torch.randn(n, 2, generator=g)
-    return Data(
+    return ToyMixture(
         points,
         labels,
         num_classes=len(centres),
@@ -48,7 +58,7 @@ def ring8(
     radius: PositiveFloat = 2.0,  # circle radius
     std: NonNegativeFloat = 0.02,  # std of each mode
     seed: Seed = 0,  # the draw is fixed, independent of the training seed
-) -> Data:
+) -> ToyMixture:
     return sample_mixture(ring_centres(8, radius), std, n, seed)
 
 
@@ -59,5 +69,5 @@ def grid25(
     spacing: PositiveFloat = 2.0,  # distance between neighbouring modes
     std: NonNegativeFloat = 0.05,  # std of each mode
     seed: Seed = 0,  # the draw is fixed, independent of the training seed
-) -> Data:
+) -> ToyMixture:
     return sample_mixture(grid_centres(5, spacing), std, n, seed)

@@ -29,7 +29,8 @@ from gan_cli.schema import PositiveInt
 class TwoDomainData(Data):
     """Domain A in ``samples`` (``labels``: its classes, kept for measuring translations, not
     for conditioning), domain B in ``other`` (``other_labels``); ``paired``: ``other[i]`` is
-    the counterpart of ``samples[i]``."""
+    the counterpart of ``samples[i]``. ``take`` and ``fingerprint`` are domain A's: the real
+    data the metrics compare samples with, and what their caches hold."""
 
     other: torch.Tensor | None = None
     other_labels: torch.Tensor | None = None
@@ -50,8 +51,17 @@ class TwoDomainData(Data):
         return replace(moved, other=self.other.to(device), other_labels=other_labels)
 
     def shard(self, rank: int, world: int) -> TwoDomainData:
-        other_labels = None if self.other_labels is None else self.other_labels[rank::world]
-        return replace(super().shard(rank, world), other=self.other[rank::world], other_labels=other_labels)
+        # One ``replace`` for both domains: a paired part checked with the whole of B would fail.
+        def part(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[rank::world]
+
+        return replace(
+            self,
+            samples=part(self.samples),
+            labels=part(self.labels),
+            other=part(self.other),
+            other_labels=part(self.other_labels),
+        )
 
     def batches(self, batch_size: int, seed: int) -> TwoDomainBatches:
         return TwoDomainBatches(self, batch_size, seed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import DataSource
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
 from gan_cli.metrics.features import extractor
@@ -28,7 +28,7 @@ class ClassAccuracy(Metric):
         self.root = root
 
     def __call__(
-        self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
+        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
         if labels is None or samples.dim() != 4:
             return {}

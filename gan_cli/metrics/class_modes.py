@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import DataSource
 from gan_cli.datasets.stacked_mnist import CLASSES as STACKED
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
@@ -33,7 +33,7 @@ class ClassModes(Metric):
         self.min_share = min_share
 
     def __call__(
-        self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
+        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
         if labels is not None or samples.dim() != 4 or data.classes == STACKED:
             return {}

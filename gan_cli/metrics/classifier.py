@@ -6,8 +6,8 @@ mode counts of Metz et al. 2016, arXiv:1611.02163) is a classifier trained on th
 Its penultimate activations give FID/KID/precision/recall, its predictions give mode counts
 and per-class accuracy.
 
-Trained once per dataset, seeded, on 90 % of the labelled data, and tested on the held-out
-rest; cached as ``<data root>/classifiers/<content hash>.pt`` with its test accuracy, so a
+Trained once per dataset, seeded, on 90 % of the labelled data (of a seeded subset of
+``MAX_IMAGES`` when there are more), and tested on the held-out rest; cached as ``<data root>/classifiers/<content hash>.pt`` with its test accuracy, so a
 different dataset, split or resolution gets its own. The package ships the weights for the
 bundled MNIST split at resolution 32 (``gan_cli/assets/mnist/classifier-<hash>.pt``, 140 KB),
 so the default run trains nothing.
@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_cli.datasets.base import Data, to_resolution
-from gan_cli.metrics.features import Extractor, cached, content_key
+from gan_cli.datasets.base import DataSource, to_resolution
+from gan_cli.metrics.features import Extractor, cached, map_taken
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ BATCH = 128
 LR = 2e-3
 HELD_OUT = 0.1  # share of the labelled data kept for the test accuracy (at most MAX_TEST)
 MAX_TEST = 10_000
+# Labelled images a classifier is trained and tested on at most (MNIST's training split, whole):
+# a larger, streamed folder is decoded once for a seeded subset, kept at 32×32.
+MAX_IMAGES = 60_000
 
 
 class Classifier(nn.Module):
@@ -110,36 +113,44 @@ def shifted(images: torch.Tensor, shift: int, g: torch.Generator) -> torch.Tenso
     return picked.movedim(-1, 1)
 
 
-def train(data: Data, device: torch.device, steps: int | None = None, shift: int = 0) -> dict:
+def pool(n: int) -> torch.Tensor:
+    """The indices a classifier learns from: all ``n``, or a sorted seeded subset of ``MAX_IMAGES``."""
+    if n <= MAX_IMAGES:
+        return torch.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(SEED))[:MAX_IMAGES].sort().values
+
+
+def train(data: DataSource, device: torch.device, steps: int | None = None, shift: int = 0) -> dict:
     """Weights and held-out accuracy of a classifier for ``data``'s labels, after ``steps`` Adam
     steps (None: ``STEPS``, read at call time) on training images shifted by up to ``shift``
-    pixels (0: as they are).
+    pixels of the 32×32 input (0: as they are).
 
     Its own generator for the split and the batch order: a classifier trained during a run
     leaves the run's RNG untouched.
     """
     steps = STEPS if steps is None else steps
-    n = len(data.samples)
+    chosen = pool(len(data))
+    images = map_taken(data, chosen, lambda x: to_resolution(x.to(device).float(), SIZE))
+    labels = data.labels[chosen].to(device)
     g = torch.Generator().manual_seed(SEED)
-    order = torch.randperm(n, generator=g)
-    n_test = min(MAX_TEST, max(1, int(HELD_OUT * n)))
-    test, fit = order[:n_test].to(data.samples.device), order[n_test:].to(data.samples.device)
-    network = seeded_classifier(data.samples.shape[1], data.num_classes).to(device).train()
+    order = torch.randperm(len(chosen), generator=g)
+    n_test = min(MAX_TEST, max(1, int(HELD_OUT * len(chosen))))
+    test, fit = order[:n_test].to(device), order[n_test:].to(device)
+    network = seeded_classifier(data.shape[0], data.num_classes).to(device).train()
     optimizer = torch.optim.Adam(network.parameters(), lr=LR)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     for _ in range(steps):
-        pick = fit[torch.randint(len(fit), (BATCH,), generator=g).to(fit.device)]
-        images = data.samples[pick].to(device).float()
-        images = to_resolution(shifted(images, shift, g) if shift else images, SIZE)
-        loss = F.cross_entropy(network(images), data.labels[pick].to(device))
+        pick = fit[torch.randint(len(fit), (BATCH,), generator=g).to(device)]
+        batch = shifted(images[pick], shift, g) if shift else images[pick]
+        loss = F.cross_entropy(network(batch), labels[pick])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
-    test_accuracy = accuracy(network, data.samples[test].to(device).float(), data.labels[test].to(device))
+    test_accuracy = accuracy(network, images[test], labels[test])
     return {
         "weights": {k: v.cpu() for k, v in network.state_dict().items()},
-        "channels": data.samples.shape[1],
+        "channels": data.shape[0],
         "num_classes": data.num_classes,
         "test_accuracy": test_accuracy,
         "test_size": n_test,
@@ -148,14 +159,14 @@ def train(data: Data, device: torch.device, steps: int | None = None, shift: int
 
 
 def trained_classifier(
-    data: Data, root: str, device: torch.device, steps: int | None = None, shift: int = 0
+    data: DataSource, root: str, device: torch.device, steps: int | None = None, shift: int = 0
 ) -> ClassifierExtractor | None:
     """The cached (or shipped) classifier for ``data``, trained first (``train``'s ``steps`` and
     ``shift``) when there is none; None for data without labels."""
-    if data.labels is None or data.num_classes < 2 or data.samples.dim() != 4:
+    if data.labels is None or data.num_classes < 2 or len(data.shape) != 3:
         log.info("no classifier-based metrics: %s has no class labels to train one on", data.description)
         return None
-    key = content_key(data)
+    key = data.fingerprint()
     if steps is not None or shift:  # another recipe, another network: its own cache file
         key = f"{key}-steps{steps}-shift{shift}"
     shipped = SHIPPED / f"classifier-{key}.pt"

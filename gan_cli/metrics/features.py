@@ -9,9 +9,7 @@ numbers come from (``fid_classifier``, ``fid_inception``): the two are not compa
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -19,12 +17,13 @@ from typing import Any, Literal
 import torch
 
 from gan_cli import checkpoint
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import DataSource
 
 log = logging.getLogger(__name__)
 
 FeatureSpace = Literal["classifier", "inception"]
 BATCH = 250  # images per forward pass: bounded memory on a CPU, full enough on a GPU
+CHUNK = 1000  # real samples taken at once (a multiple of BATCH): bounded memory at any resolution
 
 
 class Extractor:
@@ -52,21 +51,12 @@ class Extractor:
         return self._apply(images, lambda x: self.network(x).softmax(dim=1))
 
 
-_content_keys: dict[int, str] = {}
-
-
-def content_key(data: Data) -> str:
-    """A hash of the data's samples and labels: it tells apart datasets, splits and resolutions
-    without trusting their names. Computed once per samples tensor (it reads every byte)."""
-    ident = id(data.samples)
-    if ident not in _content_keys:
-        digest = hashlib.sha256(str(tuple(data.samples.shape)).encode())
-        digest.update(data.samples.detach().float().cpu().contiguous().numpy().tobytes())
-        if data.labels is not None:
-            digest.update(data.labels.cpu().numpy().astype("int64").tobytes())
-        _content_keys[ident] = digest.hexdigest()[:16]
-        weakref.finalize(data.samples, _content_keys.pop, ident, None)
-    return _content_keys[ident]
+def map_taken(
+    data: DataSource, indices: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """``fn`` of the real samples at ``indices``, taken ``CHUNK`` at a time: streamed data is
+    decoded a chunk at a time, and full-size samples are never all held at once."""
+    return torch.cat([fn(data.take(chunk)) for chunk in indices.split(CHUNK)])
 
 
 def cached(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -92,14 +82,14 @@ _extractors: dict[tuple, Extractor | None] = {}
 
 
 def image_extractor(
-    kind: FeatureSpace, samples: torch.Tensor, data: Data, root: str, weights: str | None = None
+    kind: FeatureSpace, samples: torch.Tensor, data: DataSource, root: str, weights: str | None = None
 ) -> Extractor | None:
     """``extractor`` for image samples; None for 2-D points, which no feature space applies to."""
     return extractor(kind, data, root, weights, samples.device) if samples.dim() == 4 else None
 
 
 def extractor(
-    kind: FeatureSpace, data: Data, root: str, weights: str | None, device: torch.device
+    kind: FeatureSpace, data: DataSource, root: str, weights: str | None, device: torch.device
 ) -> Extractor | None:
     """The ``kind`` extractor for ``data`` on ``device`` (None: the data has no labels to train a
     classifier on), built once per process and shared by every metric that asks."""
@@ -108,7 +98,7 @@ def extractor(
 
         memo = (kind, str(inception_weights(weights)), str(device))
     else:
-        memo = (kind, content_key(data), str(Path(root).expanduser()), str(device))
+        memo = (kind, data.fingerprint(), str(Path(root).expanduser()), str(device))
     if memo not in _extractors:
         if kind == "inception":
             from gan_cli.metrics.inception import InceptionExtractor

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import DataSource
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.features import FeatureSpace, image_extractor
 from gan_cli.metrics.frechet import frechet_distance, gaussian_stats
@@ -45,7 +45,7 @@ class FeatureDistances(Metric):
         self.protocol: dict = {}
 
     def __call__(
-        self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
+        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
         net = image_extractor(self.kind, samples, data, self.root, self.weights)
         if net is None:

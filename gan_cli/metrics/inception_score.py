@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import DataSource
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.features import FeatureSpace, image_extractor
 from gan_cli.registry import METRICS
@@ -44,7 +44,7 @@ class InceptionScore(Metric):
         self.splits = splits
 
     def __call__(
-        self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
+        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
         net = image_extractor(self.kind, samples, data, self.root, self.weights)
         if net is None:

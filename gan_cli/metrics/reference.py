@@ -11,18 +11,18 @@ from pathlib import Path
 
 import torch
 
-from gan_cli.datasets.base import Data
-from gan_cli.metrics.features import Extractor, cached, content_key
+from gan_cli.datasets.base import DataSource
+from gan_cli.metrics.features import Extractor, cached, map_taken
 from gan_cli.metrics.frechet import gaussian_stats
 
 KEEP = 10_000  # real features kept for KID and precision/recall (a seeded random subset)
 
 
-def reference_key(data: Data, extractor: Extractor, n: int) -> str:
-    return hashlib.sha256(f"{content_key(data)}/{extractor.key}/{n}".encode()).hexdigest()[:16]
+def reference_key(data: DataSource, extractor: Extractor, n: int) -> str:
+    return hashlib.sha256(f"{data.fingerprint()}/{extractor.key}/{n}".encode()).hexdigest()[:16]
 
 
-def reference(data: Data, extractor: Extractor, root: str, n: int) -> dict:
+def reference(data: DataSource, extractor: Extractor, root: str, n: int) -> dict:
     """``mean``/``cov`` (float64) of the features of up to ``n`` real images, ``features`` of up
     to ``KEEP`` of them (float32, random order) and the cache ``key``."""
     key = reference_key(data, extractor, n)
@@ -30,10 +30,7 @@ def reference(data: Data, extractor: Extractor, root: str, n: int) -> dict:
     def build() -> dict:
         # A seeded order: a random subset when the data is larger than n, never the global RNG.
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n]
-        images = data.samples[order.to(data.samples.device)]
-        if data.augment is not None:
-            images = data.augment.centre(images)
-        features = extractor.features(images).cpu()
+        features = map_taken(data, order, extractor.features).cpu()
         mean, cov = gaussian_stats(features)
         return {"mean": mean, "cov": cov, "features": features[:KEEP].clone(), "n": len(features)}
 

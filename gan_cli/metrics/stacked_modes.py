@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import Data, DataSource
 from gan_cli.datasets.stacked_mnist import CLASSES
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.classifier import ClassifierExtractor, trained_classifier
+from gan_cli.metrics.features import CHUNK
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
 
@@ -32,12 +33,19 @@ FLOOR_DRAWS = 100  # simulated perfect samplers averaged for the KL floor
 FLOOR_SEED = 0
 
 
-def single_digits(data: Data) -> Data:
-    """Every distinct digit image in the stacked data's channels, with its digit label."""
-    n, _, h, w = data.samples.shape
-    images = data.samples.reshape(n * 3, h * w)
-    digits = torch.stack([data.labels // 100, data.labels // 10 % 10, data.labels % 10], dim=1).reshape(-1)
-    rows = torch.unique(torch.cat([digits[:, None].to(images.dtype), images], dim=1), dim=0)
+def distinct_rows(stacked: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The distinct (digit, pixels...) rows of the channels of ``stacked`` (N×3×H×W)."""
+    images = stacked.reshape(len(stacked) * 3, -1)
+    digits = torch.stack([labels // 100, labels // 10 % 10, labels % 10], dim=1).reshape(-1)
+    return torch.unique(torch.cat([digits[:, None].to(images.dtype), images], dim=1), dim=0)
+
+
+def single_digits(data: DataSource) -> Data:
+    """Every distinct digit image in the stacked data's channels, with its digit label (a chunk
+    at a time, each chunk's repeats dropped before the next is taken)."""
+    _, h, w = data.shape
+    chunks = torch.arange(len(data)).split(CHUNK)
+    rows = torch.unique(torch.cat([distinct_rows(data.take(c), data.labels[c]) for c in chunks]), dim=0)
     return Data(
         rows[:, 1:].reshape(-1, 1, h, w).contiguous(),
         rows[:, 0].long(),
@@ -62,11 +70,11 @@ class StackedModes(Metric):
         root: str,  # injected: the data directory (classifier cache)
     ):
         self.root = root
-        self._classifier: tuple[torch.Tensor, ClassifierExtractor | None] | None = None  # per stacked data
+        self._classifier: tuple[str, ClassifierExtractor | None] | None = None  # by data fingerprint
         self._floors: dict[int, float] = {}  # sample count -> KL floor
 
     def __call__(
-        self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
+        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
         if data.classes != CLASSES or samples.dim() != 4 or samples.shape[1] != 3:
             return {}
@@ -84,9 +92,9 @@ class StackedModes(Metric):
             "digit_accuracy": net.test_accuracy,
         }
 
-    def _digit_classifier(self, data: Data, device: torch.device) -> ClassifierExtractor | None:
+    def _digit_classifier(self, data: DataSource, device: torch.device) -> ClassifierExtractor | None:
         """The classifier of ``data``'s digits, trained (or read from its cache) once per dataset."""
-        if self._classifier is None or self._classifier[0] is not data.samples:
+        if self._classifier is None or self._classifier[0] != data.fingerprint():
             net = trained_classifier(single_digits(data), self.root, device, DIGIT_STEPS, DIGIT_SHIFT)
-            self._classifier = (data.samples, net)
+            self._classifier = (data.fingerprint(), net)
         return self._classifier[1]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import Data
+from gan_cli.datasets.base import DataSource
+from gan_cli.datasets.toy_mixtures import ToyMixture
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
@@ -33,9 +34,9 @@ class ToyModes(Metric):
         self.min_samples = min_samples
 
     def __call__(
-        self, samples: torch.Tensor, data: Data, labels: torch.Tensor | None = None
+        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
     ) -> dict[str, float]:
-        if data.modes is None or samples.dim() != 2:
+        if not isinstance(data, ToyMixture) or samples.dim() != 2:
             return {}
         centres = data.modes.to(samples.device, samples.dtype)
         distance, nearest = torch.cdist(samples, centres).min(dim=1)
