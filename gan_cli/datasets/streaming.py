@@ -1,10 +1,10 @@
 """Data too large for memory: samples decoded from files batch by batch in DataLoader workers.
 
 ``StreamingData`` is a ``DataSource`` as ``Data`` is, so a dataset chooses between the two
-without the loop or the metrics knowing. Its batches resume exactly: the order of an epoch is a function of (seed,
-epoch), so a checkpoint holds only the epoch, the batches drawn in it and the augmentation
-generator, and a resumed run skips to that position without decoding what it skips (provided
-the items are the same: a folder that gained or lost files since gives another order).
+without the loop or the metrics knowing. Its batches resume exactly: the order of an epoch is a
+function of (seed, epoch), so a checkpoint holds only the epoch, the batches drawn in it and the
+augmentation generator, and a resumed run skips to that position without decoding what it skips
+(provided the items are the same: a folder that gained or lost files since gives another order).
 """
 
 from __future__ import annotations

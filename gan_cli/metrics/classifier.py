@@ -7,8 +7,9 @@ Its penultimate activations give FID/KID/precision/recall, its predictions give 
 and per-class accuracy.
 
 Trained once per dataset, seeded, on 90 % of the labelled data (of a seeded subset of
-``MAX_IMAGES`` when there are more), and tested on the held-out rest; cached as ``<data root>/classifiers/<content hash>.pt`` with its test accuracy, so a
-different dataset, split or resolution gets its own. The package ships the weights for the
+``MAX_IMAGES`` when there are more), and tested on the held-out rest; cached as
+``<data root>/classifiers/<fingerprint>.pt`` with its test accuracy, so a different dataset,
+split or resolution gets its own. The package ships the weights for the
 bundled MNIST split at resolution 32 (``gan_cli/assets/mnist/classifier-<hash>.pt``, 140 KB),
 so the default run trains nothing.
 """
