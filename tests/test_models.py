@@ -18,6 +18,7 @@ SHAPES = {
     "biggan": [(1, 16, 16), (3, 32, 32)],
     "progan": [(1, 16, 16), (3, 32, 32)],
     "stylegan": [(1, 16, 16), (3, 32, 32)],
+    "stacked_dcgan": [(1, 16, 16), (3, 28, 28)],
 }
 # Two-domain families draw two-domain batches and meet their contract in tests/test_<family>.py.
 TWO_DOMAIN = ("cogan", "cyclegan", "pix2pix")
