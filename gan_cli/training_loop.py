@@ -1,6 +1,8 @@
 """The training procedure, top to bottom: setup, data, model, optimizers, loop, samples,
 checkpoints. Everything model-, loss- or trick-specific happens behind ``components.build``
 and the model family's step; this file stays the same when one is added.
+
+``Run`` is everything set up once (and what it writes); ``train`` is the loop that drives it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import torch
 
 from gan_cli import checkpoint, components, distributed
-from gan_cli.datasets.base import DataSource
+from gan_cli.datasets.base import BatchStream, DataSource
 from gan_cli.devices import pick_device
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.interrupts import StopSignals
@@ -72,6 +74,200 @@ def lr_schedule(optimizer: torch.optim.Optimizer, tcfg: dict[str, Any]) -> torch
     )
 
 
+class Run:
+    """One training run, set up once from ``cfg`` (the resolved config, plain containers): device,
+    data, networks, optimizers and schedules, the model family's step, the fixed latents, and the
+    one ``TrainingState`` that every checkpoint, resume and NaN rollback goes through."""
+
+    def __init__(self, cfg: dict[str, Any], run_dir: Path) -> None:
+        self.cfg, self.tcfg, self.run_dir = cfg, cfg["train"], run_dir
+        torch.manual_seed(cfg["seed"])
+        random.seed(cfg["seed"])
+        self.device = distributed.device(pick_device(cfg["device"]))
+        self.speed = Performance.from_config(cfg["trainer"], self.device)
+        self.folder = RunFolder(run_dir, main=distributed.rank() == 0, config=cfg)  # and its trackers (log.*)
+        self.data = load_data(cfg).to(self.device)
+        log.info(
+            "data: %s, shape %s; device: %s (%s)",
+            self.data.description,
+            self.data.shape,
+            self.device,
+            self.speed.describe(),
+        )
+        # The same networks on every rank: the same seed.
+        self.parts = parts = components.build(cfg, self.data.shape, self.data.num_classes)
+        self.model = parts.model.to(self.device)
+        self.speed.prepare(self.model)
+        self._build_optimizers()
+        self.batches = self._rank_batches()
+        # One fixed latent batch for every grid, so progress is comparable across steps and runs;
+        # conditional models get one row per class, and evaluate every class alike.
+        self.fixed_z, self.fixed_labels = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], self.device)
+        self.eval_z, self.eval_labels = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, self.device)
+        self.tally, self.guard = Tally(self.device), NonFiniteGuard(self.device)
+        self.state = self._training_state()
+        self.reference = self.data.head(max(cfg["sample"]["n"], 2000)) if len(self.data.shape) == 1 else None
+        self.images_per_step = self.batches.batch_size * self.parts.tricks.d_steps
+        self.last_record: dict[str, float] = {}
+        self.rolled_back = False
+
+    def _build_optimizers(self) -> None:
+        """Adam for each network, their learning-rate schedules, the loss scaler and the step."""
+        tcfg, parts, model = self.tcfg, self.parts, self.model
+        self.g_opt = self.speed.adam(model.generator.parameters(), tcfg["lr_g"], tuple(tcfg["betas"]))
+        self.d_opt = self.speed.adam(model.discriminator.parameters(), tcfg["lr_d"], tuple(tcfg["betas"]))
+        parts.tricks.configure(self.g_opt, self.d_opt)
+        self.schedules = [lr_schedule(opt, tcfg) for opt in (self.g_opt, self.d_opt)]
+        self.scaler = self.speed.grad_scaler()
+        self.step_fn = model.step_class(
+            model,
+            parts.loss,
+            parts.tricks,
+            self.g_opt,
+            self.d_opt,
+            latent=lambda n: parts.latent(n, self.device),
+            scaler=self.scaler,
+        )
+
+    def _rank_batches(self) -> BatchStream:
+        """The batches this process trains on: with several ranks, each its own latents and its
+        own part of the data (metrics use all of it)."""
+        rank, world, seed = distributed.rank(), distributed.world_size(), self.cfg["seed"]
+        shard = self.data
+        if world > 1:
+            torch.manual_seed(seed + rank)
+            shard = self.data.shard(rank, world)
+        return shard.batches(self.tcfg["batch_size"], seed=seed + rank)
+
+    def _training_state(self) -> TrainingState:
+        data = self.data
+        return TrainingState(
+            {"config": self.cfg, "data_shape": list(data.shape), "num_classes": data.num_classes},
+            {
+                "generator": self.model.generator,
+                "discriminator": self.model.discriminator,
+                "g_optimizer": self.g_opt,
+                "d_optimizer": self.d_opt,
+                "lr_schedules": Several(*self.schedules),
+                "tricks": self.parts.tricks,
+                "batches": self.batches,
+                "fixed_z": Tensors(self.fixed_z),
+                "tally": self.tally,
+                "scaler": self.scaler,
+                "rng": RandomState(self.device),
+            },
+        )
+
+    def begin(self, resume: dict[str, Any] | None) -> int:
+        """``reals.png``, then every piece of state from ``resume`` (a loaded checkpoint) or the
+        step-0 grid; starts the clock and returns the step to continue from."""
+        if not self.folder.has_picture("reals.png"):
+            self.folder.picture("reals.png", self.data.head(self.cfg["sample"]["n"]))
+        if resume is None:
+            start = 0
+            self.save_grid(0)
+        else:
+            start = self._restore(resume)
+            log.info("resumed from step %d, training to step %d", start, self.tcfg["steps"])
+        self.started = self.last_record_time = time.perf_counter()
+        return start
+
+    def _restore(self, state: dict[str, Any]) -> int:
+        """Load every piece of ``state`` and drop the records written after it; returns its step."""
+        step = self.state.load_state_dict(state)
+        self.folder.keep_records_until(step)
+        return step
+
+    def advance(self, step: int) -> None:
+        """One training step (the model family's), its schedules, and its scalars watched and summed."""
+        with self.speed.autocast():
+            scalars = self.step_fn(step, self.batches)
+        for schedule in self.schedules:
+            schedule.step()
+        self.guard.observe(step, scalars)
+        self.tally.add(scalars)
+
+    def record(self, step: int, threads: int) -> dict[str, float]:
+        """Average the scalars since the last record into metrics.jsonl (the one host sync)."""
+        self.guard.check()
+        now, n = time.perf_counter(), self.tally.steps
+        record = {"step": step, **self.tally.means()}
+        record["images_per_sec"] = n * self.images_per_step / (now - self.last_record_time)
+        record["elapsed_sec"] = now - self.started
+        record["threads"] = threads
+        self.folder.record(record)
+        self.last_record, self.last_record_time = record, now
+        return record
+
+    def write_due(self, step: int) -> None:
+        """The sample grid, evaluation and periodic checkpoint that fall on ``step`` (the last
+        step's evaluation is the final one, after the loop)."""
+        if step % self.cfg["sample"]["every"] == 0:
+            self.save_grid(step)
+        if step % self.cfg["eval"]["every"] == 0 and step != self.tcfg["steps"]:
+            self.evaluate(step)
+        if step % self.cfg["checkpoint"]["every"] == 0:
+            self.checkpoint(step, periodic=True)
+
+    def save_grid(self, step: int | None, name: str | None = None) -> None:
+        """``samples/step_XXXXXXX.png`` (and TensorBoard's grid of ``step``), or ``name``."""
+        images = generate(self.model, self.fixed_z, labels=self.fixed_labels)
+        nrow = self.model.row_length(len(images))
+        self.folder.picture(name or f"step_{step:07d}.png", images, self.reference, nrow, step)
+
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
+        if not self.parts.metrics or not self.folder.main:
+            return {}
+        samples = generate(self.model, self.eval_z, labels=self.eval_labels)
+        results = {
+            k: v
+            for metric in self.parts.metrics
+            for k, v in metric(samples, self.data, self.eval_labels).items()
+        }
+        if results:
+            self.folder.record({"step": step, **results})
+        return results
+
+    def checkpoint(self, step: int, periodic: bool, finished: bool = False) -> None:
+        self.guard.check()  # never save weights trained past a NaN
+        state = self.state.state_dict(step, finished)
+        self.folder.checkpoint(state, periodic, self.cfg["checkpoint"]["keep"])
+
+    def roll_back(self, err: NonFiniteLoss) -> int:
+        """Stop on a non-finite loss or, once with ``on_nan: rollback``, return to the last
+        checkpoint with lower learning rates; returns the step to continue from."""
+        last = self.folder.checkpoints / "last.pt"
+        if self.tcfg["on_nan"] != "rollback" or self.rolled_back or not last.exists():
+            raise GanError(
+                f"{err}; stopped (last good checkpoint: {last if last.exists() else 'none yet'})"
+            ) from err
+        self.rolled_back = True
+        step = self._restore(checkpoint.load(last))
+        self.guard.reset()
+        factor = self.tcfg["nan_lr_factor"]
+        self._scale_learning_rates(factor)
+        log.warning("%s: rolled back to step %d and scaled learning rates by %g", err, step, factor)
+        return step
+
+    def _scale_learning_rates(self, factor: float) -> None:
+        """Scale the schedules' base rates (saved with them) and the optimizers' current ones."""
+        for schedule in self.schedules:
+            schedule.base_lrs = [lr * factor for lr in schedule.base_lrs]
+            for group, lr in zip(schedule.optimizer.param_groups, schedule.get_last_lr()):
+                group["lr"] = lr * factor
+
+    def finish(self) -> dict[str, float]:
+        """The last step's checkpoint first, so a stop during the final evaluation loses no
+        training; then the final evaluation (returned), grid and progress animation."""
+        steps = self.tcfg["steps"]
+        self.checkpoint(steps, periodic=False)
+        final = self.evaluate(steps)
+        self.save_grid(None, "final.png")
+        self.folder.finish()
+        return final
+
+
 def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = None) -> dict[str, float]:
     """Train as ``cfg`` (the resolved config, plain containers) says; write into ``run_dir``.
 
@@ -79,135 +275,12 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
     CPU the continued run reproduces the uninterrupted one bit for bit. Returns the last record
     merged with the final evaluation's metrics (what a study's trial is judged by).
     """
-    tcfg, rank, world = cfg["train"], distributed.rank(), distributed.world_size()
-    torch.manual_seed(cfg["seed"])
-    random.seed(cfg["seed"])
-    device = distributed.device(pick_device(cfg["device"]))
-    speed = Performance.from_config(cfg["trainer"], device)
-    folder = RunFolder(run_dir, main=rank == 0, config=cfg)  # and its trackers (log.*)
-
-    data = load_data(cfg).to(device)
-    log.info("data: %s, shape %s; device: %s (%s)", data.description, data.shape, device, speed.describe())
-    parts = components.build(cfg, data.shape, data.num_classes)  # identical on every rank: same seed
-    model = parts.model.to(device)
-    speed.prepare(model)
-    g_opt = speed.adam(model.generator.parameters(), tcfg["lr_g"], tuple(tcfg["betas"]))
-    d_opt = speed.adam(model.discriminator.parameters(), tcfg["lr_d"], tuple(tcfg["betas"]))
-    parts.tricks.configure(g_opt, d_opt)
-    schedules = [lr_schedule(opt, tcfg) for opt in (g_opt, d_opt)]
-    scaler = speed.grad_scaler()
-    step_fn = model.step_class(
-        model,
-        parts.loss,
-        parts.tricks,
-        g_opt,
-        d_opt,
-        latent=lambda n: parts.latent(n, device),
-        scaler=scaler,
-    )
-    shard = data
-    if world > 1:  # each rank its own latents and its own part of the data (metrics use all of it)
-        torch.manual_seed(cfg["seed"] + rank)
-        shard = data.shard(rank, world)
-    batches = shard.batches(tcfg["batch_size"], seed=cfg["seed"] + rank)
-    # One fixed latent batch for every grid, so progress is comparable across steps and runs;
-    # conditional models get one row per class, and evaluate every class alike.
-    fixed_z, fixed_labels = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], device)
-    eval_z, eval_labels = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, device)
-    tally, guard = Tally(device), NonFiniteGuard(device)
-    state = TrainingState(
-        {"config": cfg, "data_shape": list(data.shape), "num_classes": data.num_classes},
-        {
-            "generator": model.generator,
-            "discriminator": model.discriminator,
-            "g_optimizer": g_opt,
-            "d_optimizer": d_opt,
-            "lr_schedules": Several(*schedules),
-            "tricks": parts.tricks,
-            "batches": batches,
-            "fixed_z": Tensors(fixed_z),
-            "tally": tally,
-            "scaler": scaler,
-            "rng": RandomState(device),
-        },
-    )
-
-    reference = data.head(max(cfg["sample"]["n"], 2000)) if len(data.shape) == 1 else None
-
-    def save_grid(step: int | None, name: str | None = None) -> None:
-        """``samples/step_XXXXXXX.png`` (and TensorBoard's grid of ``step``), or ``name``."""
-        images = generate(model, fixed_z, labels=fixed_labels)
-        nrow = model.row_length(len(images))
-        folder.picture(name or f"step_{step:07d}.png", images, reference, nrow, step)
-
-    def evaluate(step: int) -> dict[str, float]:
-        """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
-        if not parts.metrics or not folder.main:
-            return {}
-        samples = generate(model, eval_z, labels=eval_labels)
-        results = {k: v for metric in parts.metrics for k, v in metric(samples, data, eval_labels).items()}
-        if results:
-            folder.record({"step": step, **results})
-        return results
-
-    def save_checkpoint(step: int, periodic: bool, finished: bool = False) -> None:
-        guard.check()  # never save weights trained past a NaN
-        folder.checkpoint(state.capture(step, finished), periodic, cfg["checkpoint"]["keep"])
-
-    if not folder.has_picture("reals.png"):
-        folder.picture("reals.png", data.head(cfg["sample"]["n"]))
-    if resume is not None:
-        start = state.restore(resume)
-        folder.keep_records_until(start)
-        log.info("resumed from step %d, training to step %d", start, tcfg["steps"])
-    else:
-        start = 0
-        save_grid(0)
-
-    steps, log_every = tcfg["steps"], cfg["log"]["every"]
-    images_per_step = batches.batch_size * parts.tricks.d_steps
-    record: dict[str, float] = {}
-    rolled_back = False
-    t0 = last_log_time = time.perf_counter()
-
-    def write_record(step: int) -> None:
-        """Average the scalars since the last record into metrics.jsonl (the one host sync)."""
-        nonlocal record, last_log_time
-        guard.check()
-        now, n = time.perf_counter(), tally.steps
-        record = {"step": step, **tally.means()}
-        record["images_per_sec"] = n * images_per_step / (now - last_log_time)
-        record["elapsed_sec"] = now - t0
-        record["threads"] = cores.threads
-        folder.record(record)
-        progress.update(step, record)
-        last_log_time = now
-
-    def roll_back(err: NonFiniteLoss) -> int:
-        """Stop on a non-finite loss or, once with ``on_nan: rollback``, return to the last
-        checkpoint with lower learning rates; returns the step to continue from."""
-        nonlocal rolled_back
-        last = folder.checkpoints / "last.pt"
-        if tcfg["on_nan"] != "rollback" or rolled_back or not last.exists():
-            raise GanError(
-                f"{err}; stopped (last good checkpoint: {last if last.exists() else 'none yet'})"
-            ) from err
-        rolled_back = True
-        step = state.restore(checkpoint.load(last))
-        folder.keep_records_until(step)
-        guard.reset()
-        factor = tcfg["nan_lr_factor"]
-        for schedule in schedules:
-            schedule.base_lrs = [lr * factor for lr in schedule.base_lrs]
-            for group, lr in zip(schedule.optimizer.param_groups, schedule.get_last_lr()):
-                group["lr"] = lr * factor
-        log.warning("%s: rolled back to step %d and scaled learning rates by %g", err, step, factor)
-        return step
-
-    show_progress = cfg["log"]["progress"] and folder.main
+    run = Run(cfg, run_dir)
+    start = run.begin(resume)
+    steps, log_every = cfg["train"]["steps"], cfg["log"]["every"]
     with (
-        folder,  # closes the trackers, however the run ends
-        TrainingProgress(steps, start, enabled=show_progress) as progress,
+        run.folder,  # closes the trackers, however the run ends
+        TrainingProgress(steps, start, enabled=cfg["log"]["progress"] and run.folder.main) as progress,
         StopSignals() as signals,
         CoreShare(cfg["trainer"]["threads"]) as cores,
     ):
@@ -217,40 +290,26 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: dict[str, Any] | None = No
             try:
                 step += 1
                 cores.poll()  # this job's share of the CPU, as other jobs come and go
-                with speed.autocast():
-                    scalars = step_fn(step, batches)
-                for schedule in schedules:
-                    schedule.step()
-                guard.observe(step, scalars)
-                tally.add(scalars)
+                run.advance(step)
                 if step % log_every == 0 or step == steps:
-                    write_record(step)
-                if step % cfg["sample"]["every"] == 0:
-                    save_grid(step)
-                if step % cfg["eval"]["every"] == 0 and step != steps:
-                    evaluate(step)
-                if step % cfg["checkpoint"]["every"] == 0:
-                    save_checkpoint(step, periodic=True)
+                    progress.update(step, run.record(step, cores.threads))
+                run.write_due(step)
                 if signals.received is not None:
-                    save_checkpoint(step, periodic=False)
+                    run.checkpoint(step, periodic=False)
                     raise Interrupted(signals.received, step, run_dir)
             except NonFiniteLoss as err:
-                step = roll_back(err)
-        # The last step's checkpoint comes first, so a stop during the final evaluation loses
-        # no training; the run counts as finished only once its final artefacts exist.
-        save_checkpoint(steps, periodic=False)
-        final = evaluate(steps)
-        save_grid(None, "final.png")
-        folder.finish()
+                step = run.roll_back(err)
+        final = run.finish()
+        # The run counts as finished only once its final artefacts exist.
         if signals.received is not None:
             raise Interrupted(signals.received, steps, run_dir)
-        save_checkpoint(steps, periodic=False, finished=True)
+        run.checkpoint(steps, periodic=False, finished=True)
     log.info(
         "done: steps %d to %d (%d this time) in %.1fs; run folder %s",
         start,
         steps,
         steps - start,
-        time.perf_counter() - t0,
+        time.perf_counter() - run.started,
         run_dir,
     )
-    return {**record, **final}
+    return {**run.last_record, **final}

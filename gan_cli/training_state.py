@@ -75,19 +75,22 @@ class RandomState:
 
 class TrainingState:
     """``parts`` maps each checkpoint key to the object whose state it holds; ``meta`` are the
-    fixed facts every checkpoint of the run repeats (config, data shape, label count)."""
+    fixed facts every checkpoint of the run repeats (config, data shape, label count).
+
+    Its ``state_dict`` is the checkpoint, and its ``load_state_dict`` is what a resume and a NaN
+    rollback both load; unlike a module's, they carry the step (and whether the run finished)."""
 
     def __init__(self, meta: Mapping[str, Any], parts: Mapping[str, Stateful | None]):
         self.meta = dict(meta)
         # A piece a run does not use (no fp16 loss scaler) is absent, not saved as None.
         self.parts = {key: part for key, part in parts.items() if part is not None}
 
-    def capture(self, step: int, finished: bool = False) -> dict[str, Any]:
+    def state_dict(self, step: int, finished: bool = False) -> dict[str, Any]:
         """The checkpoint of ``step``; ``finished`` once the final evaluation and grid exist."""
         state = {key: part.state_dict() for key, part in self.parts.items()}
         return {**self.meta, "step": step, "finished": finished, **state}
 
-    def restore(self, state: Mapping[str, Any]) -> int:
+    def load_state_dict(self, state: Mapping[str, Any]) -> int:
         """Load every part from ``state`` (a loaded checkpoint); returns its step."""
         missing = [key for key in self.parts if key not in state]
         if missing:

@@ -183,13 +183,13 @@ def test_the_training_state_saves_and_restores_the_loss_scaler_and_misses_nothin
     saved_scaler, saved = scaler_state(1024.0)
     saved_scaler._lazy_init_scale_growth_tracker(torch.device("cpu"))
     saved.parts["fixed"].tensors[0].fill_(2.0)
-    checkpoint_ = saved.capture(step=3)
+    checkpoint_ = saved.state_dict(step=3)
     restored_scaler, restored = scaler_state(1.0)
-    assert restored.restore(checkpoint_) == 3
+    assert restored.load_state_dict(checkpoint_) == 3
     assert restored_scaler.state_dict() == saved_scaler.state_dict()
     assert restored.parts["fixed"].tensors[0].tolist() == [2.0, 2.0, 2.0]
     with pytest.raises(GanError, match="no scaler state"):
-        restored.restore({k: v for k, v in checkpoint_.items() if k != "scaler"})
+        restored.load_state_dict({k: v for k, v in checkpoint_.items() if k != "scaler"})
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 loss scaling needs CUDA")
