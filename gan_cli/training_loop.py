@@ -80,7 +80,7 @@ class Run:
     one ``TrainingState`` that every checkpoint, resume and NaN rollback goes through."""
 
     def __init__(self, cfg: dict[str, Any], run_dir: Path) -> None:
-        self.cfg, self.tcfg, self.run_dir = cfg, cfg["train"], run_dir
+        self.cfg, self.tcfg = cfg, cfg["train"]
         torch.manual_seed(cfg["seed"])
         random.seed(cfg["seed"])
         self.device = distributed.device(pick_device(cfg["device"]))
@@ -106,6 +106,7 @@ class Run:
         self.eval_z, self.eval_labels = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, self.device)
         self.tally, self.guard = Tally(self.device), NonFiniteGuard(self.device)
         self.state = self._training_state()
+        # 2-D points (toy data) are plotted over a sample of the real ones.
         self.reference = self.data.head(max(cfg["sample"]["n"], 2000)) if len(self.data.shape) == 1 else None
         self.images_per_step = self.batches.batch_size * self.parts.tricks.d_steps
         self.last_record: dict[str, float] = {}
