@@ -209,6 +209,8 @@ def header(protocol: Protocol, record: dict[str, Any]) -> list[str]:
 
 def markdown(protocol: Protocol, record: dict[str, Any], results: list[Result], folder: Path) -> str:
     command = f"gan reproduce {protocol.name} --budget {record['budget']} --seeds {record['seeds']}"
+    if len(record["rows"]) < len(record["published"]["rows"]):
+        command += f" --rows {','.join(r.row.slug for r in results)}"
     columns = [
         c
         for key in protocol.metrics

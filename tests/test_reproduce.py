@@ -158,4 +158,5 @@ def test_rows_picks_what_runs_and_what_the_table_shows(tmp_path):
     (sweep,) = (tmp_path / "outputs" / "reproduce" / "tiny").glob("*/*")
     table = (sweep / "reproduce.md").read_text()
     assert "| Packed 2 | 1/1 |" in table and "| plain |" not in table
+    assert "`gan reproduce tiny.yaml --budget short --seeds 1 --rows packed_2`" in table
     assert [p.name for p in sweep.iterdir() if p.is_dir()] == ["0"]
