@@ -139,8 +139,10 @@ def from_dict(name: str, raw: Any, where: str) -> Protocol:
         },
         rows=rows,
         notes=str(raw.get("notes") or ""),
-        also=tuple(str(k) for k in raw.get("also") or ()),
+        also=tuple(str(k) for k in need({"also": raw.get("also") or []}, "also", list, "")),
     )
+    if protocol.seeds < 1:
+        raise GanError(f"{where}: seeds must be at least 1, got {protocol.seeds}")
     for row in rows:
         unknown = set(row.published) - set(protocol.metrics)
         if unknown:

@@ -87,6 +87,8 @@ def test_the_composed_row_is_what_the_protocol_says(tmp_path):
             "budgets must be",
         ),
         (lambda t: t.replace("name: Packed 2", "name: plain"), "distinct names"),
+        (lambda t: t.replace("seeds: 2", "seeds: 0"), "seeds must be at least 1"),
+        (lambda t: t.replace("also: [modes_total]", "also: 5"), "also is missing or not a list"),
     ],
 )
 def test_a_broken_protocol_is_one_clear_error(tmp_path, edit, message):
