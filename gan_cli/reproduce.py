@@ -195,6 +195,11 @@ def ours(result: Result, key: str) -> str:
     return format_mean_se(*result.values[key][:2]) if key in result.values else "—"
 
 
+def paper_and_ours(protocol: Protocol, result: Result) -> list[str]:
+    """The table cells of one row: each metric as published, then ours."""
+    return [c for key in protocol.metrics for c in (result.row.published.get(key, "—"), ours(result, key))]
+
+
 def header(protocol: Protocol, record: dict[str, Any]) -> list[str]:
     lines = [
         f"{protocol.paper}.",
@@ -219,7 +224,7 @@ def markdown(protocol: Protocol, record: dict[str, Any], results: list[Result], 
     lines = [f"# {protocol.title}", "", *header(protocol, record), f"Command: `{command}`", ""]
     lines += ["| row | runs | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
     for r in results:
-        cells = [c for key in protocol.metrics for c in (r.row.published.get(key, "—"), ours(r, key))]
+        cells = paper_and_ours(protocol, r)
         lines.append(f"| {r.row.name} | {r.finished}/{r.asked} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -261,7 +266,7 @@ def print_results(protocol: Protocol, record: dict[str, Any], results: list[Resu
         table.add_column(f"{protocol.metrics[key]}\npaper", justify="right")
         table.add_column(f"{protocol.metrics[key]}\nours", justify="right")
     for r in results:
-        cells = [c for key in protocol.metrics for c in (r.row.published.get(key, "—"), ours(r, key))]
+        cells = paper_and_ours(protocol, r)
         table.add_row(r.row.name, f"{r.finished}/{r.asked}", *cells)
     console.print(table)
     for line in [*header(protocol, record), *also_lines(protocol, results)]:
