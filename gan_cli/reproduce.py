@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from gan_cli import protocols
 from gan_cli.errors import GanError
@@ -144,9 +145,15 @@ def show(folder: Path, console) -> None:
     path = folder / RECORD
     if not path.is_file():
         raise GanError(f"{folder} is not a gan reproduce folder (no {RECORD})")
-    record = OmegaConf.to_container(OmegaConf.load(path))
-    protocol = protocols.from_dict(record["protocol"], record["published"], str(path))
-    protocol.rows = [protocol.row(name) for name in record["rows"]]
+    try:
+        record = OmegaConf.to_container(OmegaConf.load(path))
+        missing = {"protocol", "published", "rows", "seeds", "budget", "overrides"} - set(record)
+        if missing:
+            raise KeyError(", ".join(sorted(missing)))
+        protocol = protocols.from_dict(record["protocol"], record["published"], str(path))
+        protocol.rows = [protocol.row(name) for name in record["rows"]]
+    except (KeyError, TypeError, OmegaConfBaseException) as err:
+        raise GanError(f"{path} is not a record gan reproduce wrote ({type(err).__name__}: {err})") from err
     results = aggregate(protocol, folder, record["seeds"])
     (folder / TABLE).write_text(markdown(protocol, record, results, folder))
     print_results(protocol, record, results, console)

@@ -162,3 +162,9 @@ def test_rows_picks_what_runs_and_what_the_table_shows(tmp_path):
     assert "| Packed 2 | 1/1 |" in table and "| plain |" not in table
     assert "`gan reproduce tiny.yaml --budget short --seeds 1 --rows packed_2`" in table
     assert [p.name for p in sweep.iterdir() if p.is_dir()] == ["0"]
+
+
+def test_a_table_folder_with_a_foreign_record_is_one_line(gan, tmp_path):
+    (tmp_path / "reproduce.yaml").write_text("protocol: tiny\nseeds: 2\n")
+    result = gan("reproduce", "--table", str(tmp_path))
+    assert result.exit_code == 2 and "is not a record gan reproduce wrote" in result.output
