@@ -47,7 +47,7 @@ def reproduce_command(
         ),
     ] = None,
     seeds: Annotated[
-        int | None, typer.Option(min=1, help="Seeds per row (0..N-1) [default: the protocol's].")
+        int | None, typer.Option(min=1, help="Seeds per row (0..N-1) \\[default: the protocol's].")
     ] = None,
     budget: Annotated[
         str, typer.Option(help="paper: the published schedule; short: the protocol's CPU budget.")
