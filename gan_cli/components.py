@@ -79,6 +79,7 @@ def assemble(
         num_classes=num_classes,
     )
     tricks = TrickSet(tricks.tricks + model.implied_tricks())
+    loss.check(model)
     tricks.check(model, loss)
     return model, loss, tricks
 

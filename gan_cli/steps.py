@@ -56,6 +56,7 @@ class Step:
         tricks.d_outputs(phase)
         real_target, fake_target = tricks.targets(phase)
         d_loss = self.loss.d_loss(real_out, fake_out, real_target, fake_target)
+        self.loss.update(phase)
         return d_loss + tricks.d_penalty(phase), phase
 
     def g_phase(self, d_phase: Phase, fake: torch.Tensor) -> tuple[torch.Tensor, Phase]:
@@ -100,7 +101,7 @@ class Step:
             "d_fake": mean_output([p.fake_out for p in d_phases]),
             "d_grad_norm": d_grad_norm,
             "g_grad_norm": g_grad_norm,
-            **{k: v.detach() for k, v in extra.items()},
+            **{k: v.detach() for k, v in {**self.loss.scalars(), **extra}.items()},
         }
 
 

@@ -150,6 +150,7 @@ class Run:
                 "g_optimizer": self.g_opt,
                 "d_optimizer": self.d_opt,
                 "lr_schedules": Several(*self.schedules),
+                "loss": self.parts.loss,
                 "tricks": self.parts.tricks,
                 "batches": self.batches,
                 "fixed_z": Tensors(self.fixed_z),

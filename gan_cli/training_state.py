@@ -92,10 +92,13 @@ class TrainingState:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> int:
         """Load every part from ``state`` (a loaded checkpoint); returns its step."""
-        missing = [key for key in self.parts if key not in state]
+        # A piece with no state of its own (a stateless loss) may be absent from an older checkpoint.
+        missing = [key for key, part in self.parts.items() if key not in state and part.state_dict() != {}]
         if missing:
             raise GanError(f"the checkpoint holds no {', '.join(missing)} state, which this run needs")
         for key, part in self.parts.items():
+            if key not in state:
+                continue
             if isinstance(part, nn.Module):
                 checkpoint.load_weights(part, state[key], key, "checkpoint")
             else:

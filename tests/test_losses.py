@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES
 from gan_cli.tricks.gradient_penalty import GradientPenalty
 from gan_cli.tricks.weight_clipping import WeightClipping
@@ -71,3 +72,39 @@ def test_smoothed_targets_raise_the_d_loss_of_a_confident_d():
     sharp = loss.d_loss(torch.tensor([6.0]), torch.tensor([-6.0]), torch.ones(1), torch.zeros(1))
     smooth = loss.d_loss(torch.tensor([6.0]), torch.tensor([-6.0]), torch.full((1,), 0.9), torch.zeros(1))
     assert smooth > sharp + 0.5
+
+
+def test_relativistic_average_variants():
+    # Reals against the fakes' mean 0: [2, 0]; fakes against the reals' mean 1: [-2, 0].
+    assert d_loss("ragan") == pytest.approx(softplus(-2) + softplus(0))
+    assert d_loss("ragan", variant="lsgan") == pytest.approx(2.0)  # (x - 1)^2 and (x + 1)^2: all 1
+    assert d_loss("ragan", variant="hinge") == pytest.approx(1.0)  # [0, 1] and [0, 1]
+    # G swaps the roles: fakes [-2, 0] should be high, reals [2, 0] low.
+    assert g_loss("ragan") == pytest.approx(softplus(2) + softplus(0))
+    ls = LOSSES.build({"name": "ragan", "variant": "lsgan"})
+    assert ls.g_loss(FAKE, REAL).item() == pytest.approx((9 + 1) / 2 + (9 + 1) / 2)
+    hinge = LOSSES.build({"name": "ragan", "variant": "hinge"})
+    assert hinge.g_loss(FAKE, REAL).item() == pytest.approx((3 + 1) / 2 + (3 + 1) / 2)
+
+
+def test_relativistic_pairing_compares_each_real_with_its_fake():
+    # softplus(fake - real) per pair: [-3, 1]; G: softplus(real - fake): [3, -1].
+    assert d_loss("rpgan") == pytest.approx((softplus(-3) + softplus(1)) / 2)
+    assert g_loss("rpgan") == pytest.approx((softplus(3) + softplus(-1)) / 2)
+    # Pairs, not averages: swapping the two fakes changes the loss.
+    rp = LOSSES.build({"name": "rpgan"})
+    assert rp.d_loss(REAL, FAKE.flip(0), ONES, ZEROS).item() != pytest.approx(d_loss("rpgan"))
+
+
+def test_relativistic_g_losses_move_ds_view_of_the_reals():
+    # G's gradient reaches D(real): the half of the argument a standard GAN's G term lacks.
+    for loss in (LOSSES.build({"name": "ragan"}), LOSSES.build({"name": "rpgan"})):
+        real = REAL.clone().requires_grad_()
+        loss.g_loss(FAKE, real).backward()
+        assert loss.g_uses_real and not loss.uses_targets
+        assert (real.grad > 0).all()  # G gains when the reals score lower
+
+
+def test_rpgan_refuses_batches_it_cannot_pair():
+    with pytest.raises(GanError, match="pairs real and fake"):
+        LOSSES.build({"name": "rpgan"}).d_loss(REAL, torch.zeros(3), ONES, ZEROS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from gan_cli.tricks.base import Phase
+
 
 class Loss:
     """A pair of functions on raw discriminator outputs: one for D, one for G.
@@ -40,3 +42,22 @@ class Loss:
     def implied_tricks(self) -> list:
         """Tricks that are part of the objective itself (weight clipping, gradient penalty)."""
         return []
+
+    def check(self, model: torch.nn.Module) -> None:
+        """Raise ``GanError`` when this loss cannot train this model (decided at compose time)."""
+
+    def update(self, d_phase: Phase) -> None:
+        """Called once per D update with D's phase, after D's loss is computed: a loss with
+        state of its own (BEGAN's equilibrium k_t) moves it here. Look-ahead copies of D's
+        update (unrolled) call ``d_loss`` only, so they leave that state alone."""
+
+    def scalars(self) -> dict[str, torch.Tensor]:
+        """Values of the loss's own to log with each step's scalars (kept on the device)."""
+        return {}
+
+    def state_dict(self) -> dict:
+        """What a checkpoint must carry for the loss to resume exactly (empty when stateless)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
