@@ -14,6 +14,7 @@ from gan_cli.losses.base import Loss
 from gan_cli.metrics.base import Metric
 from gan_cli.models.base import GAN
 from gan_cli.registry import DATASETS, LOSSES, META_KEYS, METRICS, MODELS, TRICKS
+from gan_cli.schedules import Schedules
 from gan_cli.tricks.base import TrickSet
 
 
@@ -23,6 +24,7 @@ class Components:
     loss: Loss
     tricks: TrickSet
     metrics: list[Metric]
+    schedules: Schedules | None = None  # the run's scheduled values (built for training)
 
     def latent(
         self,
@@ -67,11 +69,18 @@ def check(cfg: Mapping[str, Any]) -> None:
 
 def assemble(
     cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int
-) -> tuple[GAN, Loss, TrickSet]:
-    """The loss, the model and the trick set (the loss's and the model's implied tricks
-    included), refused when they cannot train together: the one place that decides it."""
+) -> tuple[GAN, Loss, TrickSet, Schedules]:
+    """The loss, the model, the trick set (the loss's and the model's implied tricks included)
+    and the schedules of their parameters, refused when they cannot train together: the one
+    place that decides it."""
     loss = LOSSES.build(cfg["loss"])
-    tricks = TrickSet(loss.implied_tricks() + [TRICKS.build(t) for t in named_configs(cfg["trick"])])
+    schedules = Schedules(cfg["train"])
+    schedules.attach("loss", cfg["loss"], loss)
+    configured = []
+    for trick_cfg in named_configs(cfg["trick"]):
+        configured.append(TRICKS.build(trick_cfg))
+        schedules.attach(f"trick.{trick_cfg['name']}", trick_cfg, configured[-1])
+    tricks = TrickSet(loss.implied_tricks() + configured)
     model = MODELS.build(
         cfg["model"],
         data_shape=tuple(data_shape),
@@ -81,13 +90,13 @@ def assemble(
     tricks = TrickSet(tricks.tricks + model.implied_tricks())
     loss.check(model)
     tricks.check(model, loss)
-    return model, loss, tricks
+    return model, loss, tricks, schedules
 
 
 def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:
     """``cfg`` is the resolved run config as plain containers; its combination was already
     accepted by ``check``, so this only builds (for the loaded data's own shape) and wraps."""
-    model, loss, tricks = assemble(cfg, data_shape, num_classes)
+    model, loss, tricks, schedules = assemble(cfg, data_shape, num_classes)
     tricks.wrap(model)
     metrics = [METRICS.build(m, root=cfg["data"]["root"]) for m in named_configs(cfg.get("metrics", {}))]
-    return Components(model, loss, tricks, metrics)
+    return Components(model, loss, tricks, metrics, schedules)

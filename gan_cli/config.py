@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_cli.errors import GanError
 from gan_cli.registry import META_KEYS, did_you_mean
+from gan_cli.schedules import Scheduled
 from gan_cli.schema import Fraction, PositiveFloat, PositiveInt, Range, Seed, check, show
 
 GROUPS = ("model", "loss", "dataset", "trick", "metrics", "experiment", "hparams_search")
@@ -91,9 +92,9 @@ SETTINGS: dict[str, Any] = {
     "train": {
         "steps": PositiveInt,
         "batch_size": PositiveInt,
-        "lr_g": PositiveFloat,
-        "lr_d": PositiveFloat,
-        "betas": tuple[Fraction, Fraction],  # Adam refuses a beta outside [0, 1)
+        "lr_g": Scheduled(PositiveFloat),  # each may follow a schedule (gan_cli/schedules.py)
+        "lr_d": Scheduled(PositiveFloat),
+        "betas": Scheduled(tuple[Fraction, Fraction]),  # Adam refuses a beta outside [0, 1)
         "lr_decay": Literal["none", "linear"],
         "lr_decay_start": Fraction,
         "on_nan": Literal["stop", "rollback"],
@@ -155,7 +156,9 @@ def _check_section(
             raise GanError(
                 f"missing a value for {prefix}{key} (set it on the command line: {prefix}{key}=...)"
             )
-        if not isinstance(expected, dict):
+        if isinstance(expected, Scheduled):
+            expected.check(cfg[key], prefix + key)
+        elif not isinstance(expected, dict):
             check(cfg[key], expected, prefix + key)
         elif isinstance(cfg[key], dict):
             _check_section(cfg[key], expected, f"{prefix}{key}.")

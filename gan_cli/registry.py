@@ -2,8 +2,10 @@
 
 A YAML in ``conf/<group>/`` names a registered class with its ``name`` key; the remaining keys
 are that class's constructor arguments (the constructor is the schema: each annotation gives an
-argument's type and range, see ``gan_cli/schema.py``). Values that come from the data (shape,
-label count) are injected by the caller, never written in YAML.
+argument's type and range, see ``gan_cli/schema.py``); a loss's or trick's real-valued argument
+may instead follow a schedule, and is built with its start value (``gan_cli/schedules.py``).
+Values that come from the data (shape, label count) are injected by the caller, never written
+in YAML.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from gan_cli import schema
+from gan_cli import schedules, schema
 from gan_cli.errors import GanError
 
 # Keys every YAML may carry that are not constructor arguments.
@@ -29,8 +31,9 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 
 class Registry:
-    def __init__(self, group: str, package: str):
+    def __init__(self, group: str, package: str, schedulable: bool = False):
         self.group = group
+        self.schedulable = schedulable  # a parameter may follow a schedule (gan_cli/schedules.py)
         self.package = package  # sub-package whose modules register into this registry
         self._classes: dict[str, type] = {}
         self._loaded = False
@@ -81,8 +84,11 @@ class Registry:
                 raise GanError(
                     f"{self.group} '{cfg['name']}' has no parameter '{key}'{did_you_mean(key, accepted)}; {valid}"
                 )
-            if key in hints:
-                schema.check(value, hints[key], f"{self.group} '{cfg['name']}': {key}")
+            where = f"{self.group} '{cfg['name']}': {key}"
+            if self.schedulable and schedules.is_schedule(value):
+                params[key] = schedules.check(value, hints.get(key, float), where)
+            elif key in hints:
+                schema.check(value, hints[key], where)
         return params
 
     def build(self, cfg: Mapping[str, Any], **injected: Any) -> Any:
@@ -98,7 +104,7 @@ class Registry:
 
 
 MODELS = Registry("model", "gan_cli.models")
-LOSSES = Registry("loss", "gan_cli.losses")
+LOSSES = Registry("loss", "gan_cli.losses", schedulable=True)
 DATASETS = Registry("dataset", "gan_cli.datasets")
-TRICKS = Registry("trick", "gan_cli.tricks")
+TRICKS = Registry("trick", "gan_cli.tricks", schedulable=True)
 METRICS = Registry("metric", "gan_cli.metrics")

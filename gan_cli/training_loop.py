@@ -26,8 +26,9 @@ from gan_cli.progress import TrainingProgress
 from gan_cli.registry import DATASETS
 from gan_cli.run_folder import RunFolder
 from gan_cli.sampling import generate, seeded_inputs
+from gan_cli.schedules import start_value
 from gan_cli.threads import CoreShare
-from gan_cli.training_state import RandomState, Several, Tensors, TrainingState
+from gan_cli.training_state import RandomState, Tensors, TrainingState
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +62,6 @@ class Tally:
     def load_state_dict(self, state: dict) -> None:
         self.sums = {k: v.to(self.device) for k, v in state["sums"].items()}
         self.steps = state["steps"]
-
-
-def lr_schedule(optimizer: torch.optim.Optimizer, tcfg: dict[str, Any]) -> torch.optim.lr_scheduler.LambdaLR:
-    """Constant learning rate, or (``lr_decay: linear``) constant until ``lr_decay_start`` of the
-    steps and then linearly to zero, as CycleGAN trains (Zhu et al. 2017)."""
-    steps, start = tcfg["steps"], int(tcfg["lr_decay_start"] * tcfg["steps"])
-    if tcfg["lr_decay"] == "none":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 1.0 - max(0, step - start) / max(1, steps - start)
-    )
 
 
 class Run:
@@ -113,12 +103,14 @@ class Run:
         self.rolled_back = False
 
     def _build_optimizers(self) -> None:
-        """Adam for each network, their learning-rate schedules, the loss scaler and the step."""
+        """Adam for each network, the schedules of their settings, the loss scaler and the step."""
         tcfg, parts, model = self.tcfg, self.parts, self.model
-        self.g_opt = self.speed.adam(model.generator.parameters(), tcfg["lr_g"], tuple(tcfg["betas"]))
-        self.d_opt = self.speed.adam(model.discriminator.parameters(), tcfg["lr_d"], tuple(tcfg["betas"]))
+        betas = tuple(start_value(b) for b in tcfg["betas"])
+        self.g_opt = self.speed.adam(model.generator.parameters(), start_value(tcfg["lr_g"]), betas)
+        self.d_opt = self.speed.adam(model.discriminator.parameters(), start_value(tcfg["lr_d"]), betas)
         parts.tricks.configure(self.g_opt, self.d_opt)
-        self.schedules = [lr_schedule(opt, tcfg) for opt in (self.g_opt, self.d_opt)]
+        self.schedules = parts.schedules
+        self.schedules.attach_optimizers(self.g_opt, self.d_opt)
         self.scaler = self.speed.grad_scaler()
         self.step_fn = model.step_class(
             model,
@@ -149,7 +141,7 @@ class Run:
                 "discriminator": self.model.discriminator,
                 "g_optimizer": self.g_opt,
                 "d_optimizer": self.d_opt,
-                "lr_schedules": Several(*self.schedules),
+                "schedules": self.schedules,
                 "loss": self.parts.loss,
                 "tricks": self.parts.tricks,
                 "batches": self.batches,
@@ -181,11 +173,11 @@ class Run:
         return step
 
     def advance(self, step: int) -> None:
-        """One training step (the model family's), its schedules, and its scalars watched and summed."""
+        """One training step (the model family's) with its scheduled values, and its scalars
+        watched and summed."""
+        self.schedules.apply(step)
         with self.speed.autocast():
             scalars = self.step_fn(step, self.batches)
-        for schedule in self.schedules:
-            schedule.step()
         self.guard.observe(step, scalars)
         self.tally.add(scalars)
 
@@ -193,7 +185,7 @@ class Run:
         """Average the scalars since the last record into metrics.jsonl (the one host sync)."""
         self.guard.check()
         now, n = time.perf_counter(), self.tally.steps
-        record = {"step": step, **self.tally.means()}
+        record = {"step": step, **self.tally.means(), **self.schedules.values()}
         record["images_per_sec"] = n * self.images_per_step / (now - self.last_record_time)
         record["elapsed_sec"] = now - self.started
         record["threads"] = threads
@@ -248,16 +240,9 @@ class Run:
         step = self._restore(checkpoint.load(last))
         self.guard.reset()
         factor = self.tcfg["nan_lr_factor"]
-        self._scale_learning_rates(factor)
+        self.schedules.lr_factor *= factor  # from the next step on
         log.warning("%s: rolled back to step %d and scaled learning rates by %g", err, step, factor)
         return step
-
-    def _scale_learning_rates(self, factor: float) -> None:
-        """Scale the schedules' base rates (saved with them) and the optimizers' current ones."""
-        for schedule in self.schedules:
-            schedule.base_lrs = [lr * factor for lr in schedule.base_lrs]
-            for group, lr in zip(schedule.optimizer.param_groups, schedule.get_last_lr()):
-                group["lr"] = lr * factor
 
     def finish(self) -> dict[str, float]:
         """The last step's checkpoint first, so a stop during the final evaluation loses no

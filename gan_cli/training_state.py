@@ -39,20 +39,6 @@ class Tensors:
             tensor.copy_(saved)
 
 
-class Several:
-    """A list of stateful objects saved as one list (the two learning-rate schedules)."""
-
-    def __init__(self, *parts: Stateful):
-        self.parts = parts
-
-    def state_dict(self) -> list[Any]:
-        return [part.state_dict() for part in self.parts]
-
-    def load_state_dict(self, state: list[Any]) -> None:
-        for part, saved in zip(self.parts, state, strict=True):
-            part.load_state_dict(saved)
-
-
 class RandomState:
     """The torch (CPU and CUDA) and Python random generators; gan-cli draws no numpy numbers."""
 

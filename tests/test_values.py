@@ -100,6 +100,37 @@ HOSTILE = [
     (["dataset=image_folder", "dataset.path=x", "dataset.channels=4"], "channels must be 1 or 3, got 4"),
     (["+metrics.fid.kid_subset_size=1"], "metric 'fid': kid_subset_size must be an integer >= 2, got 1"),
     (["metrics.fid.kid_subset_size=2"], "to add a new key use +metrics.fid.kid_subset_size=..."),
+    # schedules (gan_cli/schedules.py): their own keys, and start/end held to the value's range
+    (["train.lr_g={schedule:cosine}"], "train.lr_g is a schedule without a start value"),
+    (["train.lr_g={schedule:cosin,start:1}"], "train.lr_g.schedule must be one of constant, linear, cosine"),
+    (["train.lr_g={schedule:linear,start:1,edn:0}"], "train.lr_g has no schedule key 'edn'"),
+    (["train.lr_g={schedule:linear,start:-1,end:0}"], "train.lr_g.start must be a number > 0, got -1"),
+    (
+        ["train.betas=[0.5,{schedule:linear,start:0.9,end:1.5}]"],
+        "train.betas.1.end must be a number in [0, 1)",
+    ),
+    (["train.lr_d={schedule:linear,start:1,warmup:-2}"], "train.lr_d.warmup must be an integer >= 0"),
+    (
+        ["train.lr_d={schedule:linear,start:1,warmup:5,until:3}"],
+        "train.lr_d.until (3) must come after warmup + hold (5)",
+    ),
+    (
+        ["train.lr_decay=linear", "train.lr_g={schedule:cosine,start:1}"],
+        "train.lr_decay=linear and a schedule for train.lr_g",
+    ),
+    (
+        ["train.steps=10", "train.lr_g={schedule:cosine,start:1,hold:10}"],
+        "train.lr_g: warmup + hold (10 steps) leave no steps",
+    ),
+    (
+        ["+trick.r1.gamma={schedule:linear,start:1,end:-1}"],
+        "trick 'r1': gamma.end must be a number >= 0, got -1",
+    ),
+    (
+        ["+trick.r1.every={schedule:linear,start:16,end:1}"],
+        "trick 'r1': every cannot follow a schedule: it is not a real number",
+    ),
+    (["model.z_dim={schedule:linear,start:1}"], "model 'dcgan': z_dim must be an integer >= 1"),
     # keys no component reads, with or without +, and a preset without its +
     (["+trian.steps=5000"], "unknown config key 'trian.steps' (did you mean 'train.steps'?)"),
     (["+trik.ema.decay=0.9"], "unknown config key 'trik.ema.decay' (did you mean 'trick.ema.decay'?)"),
