@@ -60,6 +60,23 @@ def test_ema_weights_are_the_decayed_average_of_g_history(start_step):
     assert not any(p.requires_grad for p in model.ema_generator.parameters())
 
 
+def test_ema_half_life_sets_the_decay_and_zero_copies_g():
+    model = tiny_mlp()
+    ema = trick("ema", decay=0.1, half_life=2.0)  # half the weight left after 2 updates: decay 0.5 ** 0.5
+    tricks = TrickSet([ema])
+    tricks.wrap(model)
+    step = adversarial_step(model, tricks)
+    expected = weights(model.generator)
+    for i in range(1, 4):
+        step(i, ring_batch)
+        rate = 1 - 0.5**0.5
+        expected = [(1 - rate) * e + rate * p for e, p in zip(expected, weights(model.generator))]
+    assert all(torch.allclose(e, a) for e, a in zip(expected, weights(model.ema_generator)))
+    ema.half_life = 0.0  # R3GAN's schedule starts here: the average is G itself
+    step(4, ring_batch)
+    assert all(torch.equal(g, a) for g, a in zip(weights(model.generator), weights(model.ema_generator)))
+
+
 def test_ema_copies_batch_norm_statistics_of_g():
     model = tiny_dcgan()
     tricks = TrickSet([trick("ema")])

@@ -14,7 +14,7 @@ import torch
 
 from gan_cli import checkpoint
 from gan_cli.registry import TRICKS
-from gan_cli.schema import Fraction, NonNegativeInt
+from gan_cli.schema import Fraction, NonNegativeFloat, NonNegativeInt
 from gan_cli.tricks.base import Trick
 
 
@@ -26,9 +26,13 @@ class EMA(Trick):
         self,
         decay: Fraction = 0.999,  # ema = decay * ema + (1 - decay) * G after every G update
         start_step: NonNegativeInt = 0,  # before this step the average just copies G (skips the random init)
+        half_life: NonNegativeFloat | None = None,  # in G updates; if set, replaces decay: 0.5 ** (1 / half_life)
     ):
         self.decay = decay
         self.start_step = start_step
+        # R3GAN and StyleGAN2 state the average's memory as a half-life (in images; here in
+        # steps: images / batch size), and R3GAN grows it from 0 on a schedule.
+        self.half_life = half_life
         self.step = 0
         self.ema: torch.nn.Module | None = None
 
@@ -41,7 +45,8 @@ class EMA(Trick):
 
     @torch.no_grad()
     def after_g_step(self, model) -> None:
-        weight = 1.0 - self.decay if self.step >= self.start_step else 1.0
+        decay = self.decay if self.half_life is None else 0.5 ** (1 / max(self.half_life, 1e-8))
+        weight = 1.0 - decay if self.step >= self.start_step else 1.0
         for average, param in zip(self.ema.parameters(), model.generator.parameters()):
             average.lerp_(param, weight)
         # Batch-norm running statistics are not averaged: the EMA weights sample with G's.
