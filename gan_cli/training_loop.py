@@ -105,7 +105,7 @@ class Run:
     def _build_optimizers(self) -> None:
         """Adam for each network, the schedules of their settings, the loss scaler and the step."""
         tcfg, parts, model = self.tcfg, self.parts, self.model
-        betas = tuple(start_value(b) for b in tcfg["betas"])
+        betas = tuple(float(start_value(b)) for b in tcfg["betas"])  # Adam refuses an int beside a float
         self.g_opt = self.speed.adam(model.generator.parameters(), start_value(tcfg["lr_g"]), betas)
         self.d_opt = self.speed.adam(model.discriminator.parameters(), start_value(tcfg["lr_d"]), betas)
         parts.tricks.configure(self.g_opt, self.d_opt)

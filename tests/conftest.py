@@ -36,6 +36,7 @@ TINY = [
 TINY_MODELS = {
     "dcgan": ["model.z_dim=8", "model.g_channels=4", "model.d_channels=4"],
     "mlp": ["model.z_dim=8", "model.hidden=16", "model.depth=1"],
+    "r3gan": ["model.z_dim=8", "model.widths=[12,8,4]", "model.cardinality=[4,4,2]"],
     "cyclegan": ["model.g_channels=4", "model.g_blocks=1", "model.d_channels=4", "model.d_layers=2"],
     "pix2pix": ["model.g_channels=4", "model.g_depth=4", "model.d_channels=4", "model.d_layers=2"],
     "cogan": ["model.z_dim=8", "model.g_channels=4", "model.d_channels=4"],

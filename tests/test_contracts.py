@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import pytest
 import torch
 import yaml
+from omegaconf import OmegaConf
 
 from gan_cli import components, schema
 from gan_cli.config import config_dir, group_options
@@ -45,8 +46,9 @@ def entry(table: dict[str, Any], table_name: str, group: str, name: str) -> Any:
 
 def set_entries(group: str, option: str) -> list[dict[str, Any]]:
     """The components a set YAML (``conf/trick/``, ``conf/metrics/``) names, as registry configs
-    (Hydra's ``defaults`` list, which only picks a loss, left out)."""
-    text = yaml.safe_load((config_dir() / group / f"{option}.yaml").read_text()) or {}
+    (Hydra's ``defaults`` list, which only picks a loss, left out; interpolations such as
+    r3gan's one gamma resolved)."""
+    text = OmegaConf.to_container(OmegaConf.load(config_dir() / group / f"{option}.yaml"), resolve=True) or {}
     text.pop("defaults", None)
     return components.named_configs(text)
 
