@@ -69,6 +69,7 @@ KNOWN_REFUSALS = (
     "needs batch norm in the generator",  # virtual batch norm on the mlp
     "rebuilds D's head",  # minibatch tricks on cyclegan/pix2pix (no single D head)
     "cannot act on",  # a trick working through a hook the two-domain steps do not call
+    "energy discriminator",  # BEGAN's energies read by another loss, or loss=began on a scoring D
 )
 
 

@@ -128,6 +128,10 @@ def test_a_two_domain_model_loaded_into_another_build_generates_alike(model_name
 
 # ---- losses -------------------------------------------------------------------------------------
 
+# Losses whose D term leaves the fakes out at the start by design: BEGAN's k_0 = 0 weighs their
+# energy by nothing until G's fakes are reconstructed better than gamma times the reals.
+D_STARTS_WITHOUT_FAKES = ("began",)
+
 
 @pytest.mark.parametrize("name", LOSSES.names())
 def test_a_loss_builds_from_its_yaml_and_gives_finite_scalars_with_gradients(name):
@@ -137,7 +141,8 @@ def test_a_loss_builds_from_its_yaml_and_gives_finite_scalars_with_gradients(nam
     real, fake = (0.5 * torch.randn(6)).requires_grad_(), (0.5 * torch.randn(6)).requires_grad_()
     d_loss = loss.d_loss(real, fake, torch.ones(6), torch.zeros(6))
     g_loss = loss.g_loss(fake, real if loss.g_uses_real else None)
-    for value, inputs in ((d_loss, (real, fake)), (g_loss, (fake,))):
+    d_inputs = (real,) if name in D_STARTS_WITHOUT_FAKES else (real, fake)
+    for value, inputs in ((d_loss, d_inputs), (g_loss, (fake,))):
         assert value.dim() == 0 and torch.isfinite(value)
         for grad in torch.autograd.grad(value, inputs):
             assert torch.isfinite(grad).all() and grad.abs().sum() > 0

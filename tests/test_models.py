@@ -19,7 +19,10 @@ SHAPES = {
     "progan": [(1, 16, 16), (3, 32, 32)],
     "stylegan": [(1, 16, 16), (3, 32, 32)],
     "stacked_dcgan": [(1, 16, 16), (3, 28, 28)],
+    "began": [(1, 16, 16), (3, 32, 32)],
 }
+# A family whose D only its own loss can read (BEGAN's energies) trains with that loss here.
+OWN_LOSS = {"began": ["loss=began"]}
 # Two-domain families draw two-domain batches and meet their contract in tests/test_<family>.py.
 TWO_DOMAIN = ("cogan", "cyclegan", "pix2pix")
 
@@ -34,7 +37,8 @@ def cases():
 
 @pytest.mark.parametrize("model_name,shape", cases())
 def test_generator_and_discriminator_shapes(model_name, shape, tmp_path):
-    parts = components.build(tiny_config(tmp_path, f"model={model_name}"), shape, 0)
+    cfg = tiny_config(tmp_path, f"model={model_name}", *OWN_LOSS.get(model_name, []))
+    parts = components.build(cfg, shape, 0)
     fake = parts.model.generate(parts.latent(5))
     assert fake.shape == (5, *shape)
     if len(shape) == 3:
@@ -44,7 +48,7 @@ def test_generator_and_discriminator_shapes(model_name, shape, tmp_path):
 
 @pytest.mark.parametrize("model_name,shape", cases())
 def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, shape, tmp_path):
-    cfg = tiny_config(tmp_path, f"model={model_name}")
+    cfg = tiny_config(tmp_path, f"model={model_name}", *OWN_LOSS.get(model_name, []))
     parts = components.build(cfg, shape, 0)
     model = parts.model
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -52,7 +56,8 @@ def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, sh
     d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
     step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
     scalars = step(1, Batches(Data(torch.rand(16, *shape) * 2 - 1), 8, seed=0))
-    assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"}
+    own = set(parts.loss.scalars())  # a loss's own values (BEGAN's k) join the step's
+    assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm", *own}
     assert scalars["d_grad_norm"] > 0 and scalars["g_grad_norm"] > 0
     assert all(torch.isfinite(v) for v in scalars.values())
     for net in ("generator", "discriminator"):
