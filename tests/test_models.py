@@ -19,6 +19,7 @@ SHAPES = {
     "progan": [(1, 16, 16), (3, 32, 32)],
     "stylegan": [(1, 16, 16), (3, 32, 32)],
     "stacked_dcgan": [(1, 16, 16), (3, 28, 28)],
+    "r3gan": [(1, 16, 16), (3, 16, 16)],
     "began": [(1, 16, 16), (3, 32, 32)],
 }
 # A family whose D only its own loss can read (BEGAN's energies) trains with that loss here.
