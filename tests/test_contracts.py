@@ -153,6 +153,7 @@ def test_a_loss_builds_from_its_yaml_and_gives_finite_scalars_with_gradients(nam
 # Each trick's parameters for its tiny step ({}: its defaults are small enough). Chosen so the
 # step exercises its state: a replay pool that is full after one batch, a short schedule.
 TINY_TRICKS: dict[str, dict[str, Any]] = {
+    "bcr": {},
     "diffaugment": {},
     "drift": {},
     "dropout_g": {},
@@ -163,6 +164,7 @@ TINY_TRICKS: dict[str, dict[str, Any]] = {
     "historical_averaging": {},
     "instance_noise": {"anneal_steps": 4},
     "label_smoothing": {},
+    "lecam": {},
     "minibatch_discrimination": {"num_kernels": 4, "kernel_dim": 4},
     "minibatch_stddev": {},
     "mixed_batches": {},
@@ -174,10 +176,12 @@ TINY_TRICKS: dict[str, dict[str, Any]] = {
     "r2": {},
     "spectral_norm": {"generator": True},
     "sphere_latent": {},
+    "top_k": {"anneal_steps": 1},
     "ttur": {},
     "unrolled": {"k": 2},
     "virtual_batch_norm": {"reference_size": 8},
     "weight_clipping": {},
+    "zcr": {},
 }
 # Where a trick trains: the first setting whose compatibility check accepts it.
 SETTINGS = {"points": ("model=mlp", "dataset=ring8"), "images": ("model=dcgan", "dataset=mnist")}
