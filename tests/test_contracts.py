@@ -153,6 +153,7 @@ def test_a_loss_builds_from_its_yaml_and_gives_finite_scalars_with_gradients(nam
 # Each trick's parameters for its tiny step ({}: its defaults are small enough). Chosen so the
 # step exercises its state: a replay pool that is full after one batch, a short schedule.
 TINY_TRICKS: dict[str, dict[str, Any]] = {
+    "ada": {"p": 0.2, "interval": 1, "speed_images": 1000},
     "bcr": {},
     "diffaugment": {},
     "drift": {},
