@@ -101,7 +101,10 @@ class Step:
             "d_fake": mean_output([p.fake_out for p in d_phases]),
             "d_grad_norm": d_grad_norm,
             "g_grad_norm": g_grad_norm,
-            **{k: v.detach() for k, v in {**self.loss.scalars(), **extra}.items()},
+            **{
+                k: torch.as_tensor(v, dtype=torch.float32, device=d_loss.device).detach()
+                for k, v in {**self.loss.scalars(), **self.tricks.scalars(), **extra}.items()
+            },
         }
 
 

@@ -3,6 +3,7 @@ paper's non-leaking argument needs (symmetric, invertible), the pipeline is diff
 the controller moves p towards the target rate of D(real) > 0 and resumes exactly."""
 
 import io
+import json
 import math
 
 import pytest
@@ -12,6 +13,7 @@ from torch import nn
 from gan_cli import components
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES
+from gan_cli.training_loop import train
 from gan_cli.tricks import ada
 from gan_cli.tricks.base import Phase, TrickSet
 from tests.conftest import tiny_config, tiny_dcgan, trick
@@ -260,3 +262,15 @@ def test_ada_refuses_points_odd_channel_counts_and_energies(tmp_path):
         two.check(tiny_dcgan(), LOSSES.build({"name": "ns"}))
     with pytest.raises(GanError, match="set trick.ada.adaptive=false"):
         TrickSet([adaptive()]).check(tiny_dcgan(), LOSSES.build({"name": "began"}))
+
+
+def test_p_and_r_t_are_logged_with_the_records(tmp_path):
+    cfg = tiny_config(
+        tmp_path, "trick=ada", "trick.ada.interval=1", "trick.ada.speed_images=100", "metrics=none"
+    )
+    cfg["train"]["steps"], cfg["log"]["every"] = 4, 2
+    train(cfg, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in records if "d_loss" in r]
+    assert [r["step"] for r in logged] == [2, 4]
+    assert all(0 <= r["ada_p"] < 1 and -1 <= r["ada_r_t"] <= 1 for r in logged)

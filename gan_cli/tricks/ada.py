@@ -338,6 +338,12 @@ class ADA(Trick):
         self.p = self._own_p = (p + step).clamp(0, P_MAX)
         self._reset()
 
+    def scalars(self) -> dict[str, torch.Tensor | float]:
+        values = {"ada_p": self.p}
+        if self.r_t is not None:
+            values["ada_r_t"] = self.r_t
+        return values
+
     def state_dict(self) -> dict:
         def host(v):
             return v.detach().cpu() if isinstance(v, torch.Tensor) else v

@@ -157,6 +157,11 @@ class Trick:
     def after_g_step(self, model: nn.Module) -> None:
         """Called after each optimizer step of G."""
 
+    def scalars(self) -> dict[str, torch.Tensor | float]:
+        """Values of the trick's own to log with each step's scalars (ADA's p), named by the
+        trick; tensors stay on the device (read only at a record)."""
+        return {}
+
     def state_dict(self) -> dict:
         return {}
 
@@ -267,6 +272,9 @@ class TrickSet:
     def after_g_step(self, model: nn.Module) -> None:
         for t in self.tricks:
             t.after_g_step(model)
+
+    def scalars(self) -> dict[str, torch.Tensor | float]:
+        return {k: v for t in self.tricks for k, v in t.scalars().items()}
 
     def state_dict(self) -> list[dict]:
         return [t.state_dict() for t in self.tricks]
