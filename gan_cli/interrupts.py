@@ -48,12 +48,13 @@ def exit_at_once(signum: int, frame: FrameType | None) -> None:
 
     Raising KeyboardInterrupt instead can land inside an import (torch, numpy), where a
     library may swallow it and go on with a half-imported module, or in code that reports it
-    as a crash; start-up has nothing to save, so it stops at once."""
-    from gan_cli.report_error import print_error
-
-    sys.stdout.flush()
-    print_error(KeyboardInterrupt("interrupted"))
-    sys.stderr.flush()
+    as a crash; start-up has nothing to save, so it stops at once. The line is written
+    without rich (no colour): the signal may arrive while rich itself is half imported."""
+    try:
+        sys.stdout.flush()
+    except (OSError, RuntimeError, ValueError):  # the signal came mid-write (reentrant) or after close
+        pass
+    os.write(2, b"error: interrupted\n")
     os._exit(128 + signum)
 
 
