@@ -31,9 +31,12 @@ def runs(tmp_path_factory):
 
 
 def digit_folder(folder, n=3):
+    """Textured greys: a flat image leaves instance norm dividing by ~0, where batch size alone
+    moves the output by whole grey levels."""
     folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
     for i in range(n):
-        Image.new("L", (28, 28), 60 * i).save(folder / f"digit{i}.png")
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / f"digit{i}.png")
     (folder / "sub").mkdir()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(folder / "sub" / "wide.jpg")
     return folder
@@ -50,7 +53,10 @@ def test_a_folder_is_translated_file_by_file_as_the_model_translates(runs, tmp_p
         expected = ((parts.model.eval().translate(x, "BtoA").clamp(-1, 1) + 1) * 127.5).round()
     with Image.open(tmp_path / "out" / "digit2.png") as img:
         assert img.size == (16, 16)
-        assert torch.equal(torch.tensor(np.asarray(img), dtype=torch.float32), expected[0, 0])
+        written_pixels = torch.tensor(np.asarray(img), dtype=torch.float32)
+    # One grey level of slack: batched and single convolutions may round the last bit apart.
+    assert (written_pixels - expected[0, 0]).abs().max() <= 1
+    assert written_pixels.std() > 1  # an image, not a constant that would match anything
 
 
 def test_an_existing_output_is_refused_before_anything_is_written(runs, tmp_path):
