@@ -36,7 +36,9 @@ class RelativisticAverage(Loss):
 
     def __init__(
         self,
-        variant: Literal["sgan", "lsgan", "hinge"] = "sgan",  # the standard loss applied to the relativistic logits
+        variant: Literal[
+            "sgan", "lsgan", "hinge"
+        ] = "sgan",  # the standard loss applied to the relativistic logits
     ):
         self.variant = variant
 

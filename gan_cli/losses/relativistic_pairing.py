@@ -20,7 +20,9 @@ from gan_cli.registry import LOSSES
 
 def paired(high, low):
     if high.shape != low.shape:
-        raise GanError(f"rpgan pairs real and fake samples one to one; got batches of {len(high)} and {len(low)}")
+        raise GanError(
+            f"rpgan pairs real and fake samples one to one; got batches of {len(high)} and {len(low)}"
+        )
     return F.softplus(low - high).mean()
 
 

@@ -26,7 +26,8 @@ class EMA(Trick):
         self,
         decay: Fraction = 0.999,  # ema = decay * ema + (1 - decay) * G after every G update
         start_step: NonNegativeInt = 0,  # before this step the average just copies G (skips the random init)
-        half_life: NonNegativeFloat | None = None,  # in G updates; if set, replaces decay: 0.5 ** (1 / half_life)
+        half_life: NonNegativeFloat
+        | None = None,  # in G updates; if set, replaces decay: 0.5 ** (1 / half_life)
     ):
         self.decay = decay
         self.start_step = start_step
