@@ -71,6 +71,9 @@ def measure(overrides: list[str], warmup: int, interval: int, repeats: int) -> d
     warm_steps = -(-warmup // interval) * interval  # whole intervals
     steps = warm_steps + interval * repeats
     cfg = resolve(compose([*overrides, *QUIET, f"train.steps={steps}", f"log.every={interval}"]))
+    # metrics=none empties the group, but a preset may name metrics of its own
+    # (r3gan_stacked_mnist): the final evaluation would train a classifier inside the timing.
+    cfg["metrics"] = {}
     cuda = torch.cuda.is_available() and cfg["device"] != "cpu"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
