@@ -102,6 +102,7 @@ SETTINGS: dict[str, Any] = {
     },
     "log": {
         "every": PositiveInt,
+        "d_monitor": bool,  # D on fixed training, held-out and fake batches (gan_cli/monitor.py)
         "progress": bool,
         "tensorboard": bool,  # the trackers (gan_cli/trackers/), each an optional extra
         "wandb": bool,

@@ -31,9 +31,14 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 
 class Registry:
-    def __init__(self, group: str, package: str, schedulable: bool = False):
+    def __init__(
+        self, group: str, package: str, schedulable: bool = False, common: Mapping[str, Any] | None = None
+    ):
         self.group = group
         self.schedulable = schedulable  # a parameter may follow a schedule (gan_cli/schedules.py)
+        # Keys every option of the group takes, with their annotations: checked here, acted on
+        # by the caller, never passed to a constructor (a dataset's ``limit``).
+        self.common = dict(common or {})
         self.package = package  # sub-package whose modules register into this registry
         self._classes: dict[str, type] = {}
         self._loaded = False
@@ -74,7 +79,9 @@ class Registry:
         shape against their annotations (``gan_cli.schema``), in the signature of ``cfg['name']``;
         ``injected`` names arguments the caller supplies."""
         cls = self.get(cfg["name"])
-        params = {k: v for k, v in cfg.items() if k not in META_KEYS}
+        for key, annotation in self.common.items():
+            schema.check(cfg.get(key), annotation, f"{self.group}.{key}")
+        params = {k: v for k, v in cfg.items() if k not in META_KEYS and k not in self.common}
         signature = inspect.signature(cls).parameters
         accepted = [p for p in signature if p not in injected]
         hints = typing.get_type_hints(cls.__init__ if inspect.isclass(cls) else cls, include_extras=True)
@@ -105,6 +112,6 @@ class Registry:
 
 MODELS = Registry("model", "gan_cli.models")
 LOSSES = Registry("loss", "gan_cli.losses", schedulable=True)
-DATASETS = Registry("dataset", "gan_cli.datasets")
+DATASETS = Registry("dataset", "gan_cli.datasets", common={"limit": schema.PositiveInt | None})
 TRICKS = Registry("trick", "gan_cli.tricks", schedulable=True)
 METRICS = Registry("metric", "gan_cli.metrics")

@@ -127,6 +127,15 @@ class AdversarialStep(Step):
         g_grad_norm = self.update_g(g_loss)
         return self.scalars(d_loss, g_loss, [d_phase], d_grad_norm, g_grad_norm)
 
+    def d_scores(self, batch: Batch, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's raw outputs on ``batch``'s reals and on G(z) under the batch's labels, fed to D as
+        training feeds it (the tricks' inputs and forward); no update (gan_cli/monitor.py)."""
+        self.model.condition(batch.labels)
+        fake = self.model.generator(z)
+        return self.tricks.d_forward(
+            self.model.discriminator, self.tricks.d_input(batch.images), self.tricks.d_input(fake)
+        )
+
 
 def update(
     loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None = None

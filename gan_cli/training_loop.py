@@ -16,10 +16,11 @@ from typing import Any
 import torch
 
 from gan_cli import checkpoint, components, distributed
-from gan_cli.datasets.base import BatchStream, DataSource
+from gan_cli.datasets.base import BatchStream, DataSource, split_off
 from gan_cli.devices import pick_device
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.interrupts import StopSignals
+from gan_cli.monitor import DMonitor
 from gan_cli.nonfinite import NonFiniteGuard, NonFiniteLoss
 from gan_cli.performance import Performance
 from gan_cli.progress import TrainingProgress
@@ -27,6 +28,7 @@ from gan_cli.registry import DATASETS
 from gan_cli.run_folder import RunFolder
 from gan_cli.sampling import generate, seeded_inputs
 from gan_cli.schedules import start_value
+from gan_cli.steps import AdversarialStep
 from gan_cli.threads import CoreShare
 from gan_cli.training_state import RandomState, Tensors, TrainingState
 
@@ -76,10 +78,11 @@ class Run:
         self.device = distributed.device(pick_device(cfg["device"]))
         self.speed = Performance.from_config(cfg["trainer"], self.device)
         self.folder = RunFolder(run_dir, main=distributed.rank() == 0, config=cfg)  # and its trackers (log.*)
-        self.data = load_data(cfg).to(self.device)
+        self.data = load_data(cfg).to(self.device)  # all of it: what the metrics compare with
+        self.train_data, self.held_out = split_off(self.data, cfg["dataset"].get("limit"))
         log.info(
             "data: %s, shape %s; device: %s (%s)",
-            self.data.description,
+            self.train_data.description,
             self.data.shape,
             self.device,
             self.speed.describe(),
@@ -97,8 +100,11 @@ class Run:
         self.tally, self.guard = Tally(self.device), NonFiniteGuard(self.device)
         self.state = self._training_state()
         # 2-D points (toy data) are plotted over a sample of the real ones.
-        self.reference = self.data.head(max(cfg["sample"]["n"], 2000)) if len(self.data.shape) == 1 else None
+        self.reference = (
+            self.train_data.head(max(cfg["sample"]["n"], 2000)) if len(self.data.shape) == 1 else None
+        )
         self.images_per_step = self.batches.batch_size * self.parts.tricks.d_steps
+        self.monitor = self._d_monitor()
         self.last_record: dict[str, float] = {}
         self.rolled_back = False
 
@@ -126,11 +132,21 @@ class Run:
         """The batches this process trains on: with several ranks, each its own latents and its
         own part of the data (metrics use all of it)."""
         rank, world, seed = distributed.rank(), distributed.world_size(), self.cfg["seed"]
-        shard = self.data
+        shard = self.train_data
         if world > 1:
             torch.manual_seed(seed + rank)
-            shard = self.data.shard(rank, world)
+            shard = self.train_data.shard(rank, world)
         return shard.batches(self.tcfg["batch_size"], seed=seed + rank)
+
+    def _d_monitor(self) -> DMonitor | None:
+        """D's outputs on fixed training reals, held-out reals and fakes at every record
+        (``log.d_monitor``), for the families with one D; batches of the training size."""
+        if not (
+            self.cfg["log"]["d_monitor"] and self.folder.main and isinstance(self.step_fn, AdversarialStep)
+        ):
+            return None
+        z, _ = seeded_inputs(self.parts, self.batches.batch_size, self.cfg["seed"] + 2, self.device)
+        return DMonitor(self.step_fn, self.train_data, self.held_out, z, self.device)
 
     def _training_state(self) -> TrainingState:
         data = self.data
@@ -156,7 +172,7 @@ class Run:
         """``reals.png``, then every piece of state from ``resume`` (a loaded checkpoint) or the
         step-0 grid; starts the clock and returns the step to continue from."""
         if not self.folder.has_picture("reals.png"):
-            self.folder.picture("reals.png", self.data.head(self.cfg["sample"]["n"]))
+            self.folder.picture("reals.png", self.train_data.head(self.cfg["sample"]["n"]))
         if resume is None:
             start = 0
             self.save_grid(0)
@@ -189,8 +205,11 @@ class Run:
         record["images_per_sec"] = n * self.images_per_step / (now - self.last_record_time)
         record["elapsed_sec"] = now - self.started
         record["threads"] = threads
+        if self.monitor is not None:
+            record |= self.monitor()
         self.folder.record(record)
-        self.last_record, self.last_record_time = record, now
+        # The monitor's forward passes are not training: the next interval's speed leaves them out.
+        self.last_record, self.last_record_time = record, time.perf_counter()
         return record
 
     def write_due(self, step: int) -> None:

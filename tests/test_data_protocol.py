@@ -56,6 +56,9 @@ def test_every_kind_of_data_is_a_data_source(folder):
     for data in (in_memory, streamed(folder), ring8(n=64), two_domain):
         assert isinstance(data, DataSource)
         assert isinstance(data.shard(1, 2), DataSource) and len(data.shard(1, 2)) == len(data) // 2
+        part = data.subset(torch.tensor([3, 1]))
+        assert isinstance(part, DataSource) and len(part) == 2
+        assert torch.equal(part.take(torch.tensor([1, 0])), data.take(torch.tensor([1, 3])))
         assert isinstance(data.to(CPU), DataSource)
         assert data.take(torch.tensor([3, 0])).shape == (2, *data.shape)
         assert data.head(3).shape == (3, *data.shape)

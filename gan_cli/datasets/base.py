@@ -97,6 +97,10 @@ class DataSource(Protocol):
 
     def shard(self, rank: int, world: int) -> DataSource: ...
 
+    def subset(self, indices: torch.Tensor) -> DataSource:
+        """The samples at ``indices`` (and their labels) as a dataset of its own."""
+        ...
+
     def fingerprint(self) -> str:
         """A hash of the content, for caches (reference statistics, classifiers): it tells apart
         datasets, splits and resolutions without trusting their names."""
@@ -143,6 +147,11 @@ class Data:
         """Every ``world``-th sample from ``rank`` on: this process's part of a distributed run."""
         labels = None if self.labels is None else self.labels[rank::world]
         return replace(self, samples=self.samples[rank::world], labels=labels)
+
+    def subset(self, indices: torch.Tensor) -> Data:
+        indices = indices.to(self.samples.device)
+        labels = None if self.labels is None else self.labels[indices]
+        return replace(self, samples=self.samples[indices], labels=labels)
 
     def head(self, n: int) -> torch.Tensor:
         return self.take(torch.arange(min(n, len(self))))
@@ -209,6 +218,20 @@ class Batches:
         self.generator.set_state(state["generator"])
         self._order = state["order"].to(self.data.samples.device)
         self._pos = state["pos"]
+
+
+def split_off(data: DataSource, limit: int | None) -> tuple[DataSource, DataSource | None]:
+    """``dataset.limit``: a fixed subset of ``limit`` samples to train on, and the rest, held out
+    (for watching D overfit). The subset depends on the data and ``limit`` only, never on the
+    run's seed, so every remedy and every seed of a comparison trains on the same images."""
+    if limit is None:
+        return data, None
+    if limit >= len(data):
+        raise GanError(f"dataset.limit={limit} leaves nothing held out: the data holds {len(data)} samples")
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    train, held_out = data.subset(order[:limit]), data.subset(order[limit:])
+    train.description = f"{data.description}, a fixed subset of {limit} (dataset.limit)"
+    return train, held_out
 
 
 def to_resolution(images: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -279,7 +302,7 @@ def data_spec(dataset_cfg: Mapping[str, Any], root: str) -> Spec:
     if promise is None:
         data = DATASETS.build(dataset_cfg, root=root)
         return tuple(data.shape), data.num_classes
-    params = {k: v for k, v in dataset_cfg.items() if k not in META_KEYS}
+    params = {k: v for k, v in dataset_cfg.items() if k not in META_KEYS and k not in DATASETS.common}
     bound = inspect.signature(loader).bind_partial(**params)
     bound.apply_defaults()
     return promise(bound.arguments)

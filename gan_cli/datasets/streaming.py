@@ -129,6 +129,10 @@ class StreamingData:
         labels = None if self.labels is None else self.labels[rank::world]
         return replace(self, items=self.items[rank::world], labels=labels)
 
+    def subset(self, indices: torch.Tensor) -> StreamingData:
+        labels = None if self.labels is None else self.labels[indices]
+        return replace(self, items=[self.items[i] for i in indices.tolist()], labels=labels)
+
     def as_samples(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images (moved as bytes, a quarter of the floats) -> floats in [-1, 1] on the device."""
         return images.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)

@@ -63,6 +63,25 @@ class TwoDomainData(Data):
             other_labels=part(self.other_labels),
         )
 
+    def subset(self, indices: torch.Tensor) -> TwoDomainData:
+        """Domain A's samples at ``indices``, and B's: the same ones when paired, else those of
+        the same positions that B has (a random choice of B as well, for random ``indices``)."""
+        indices = indices.to(self.samples.device)
+        in_b = indices if self.paired else indices[indices < len(self.other)]
+        if len(in_b) == 0:
+            raise GanError(f"a subset of {len(indices)} leaves domain B ({len(self.other)} images) empty")
+
+        def part(t: torch.Tensor | None, at: torch.Tensor) -> torch.Tensor | None:
+            return None if t is None else t[at]
+
+        return replace(
+            self,
+            samples=self.samples[indices],
+            labels=part(self.labels, indices),
+            other=self.other[in_b],
+            other_labels=part(self.other_labels, in_b),
+        )
+
     def batches(self, batch_size: int, seed: int) -> TwoDomainBatches:
         return TwoDomainBatches(self, batch_size, seed)
 

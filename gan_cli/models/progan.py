@@ -201,6 +201,9 @@ class ProgressiveStep(AdversarialStep):
 
         return super().__call__(step, at_level)
 
+    def d_scores(self, batch: Batch, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return super().d_scores(Batch(self.model.reals_at_level(batch.images), batch.labels), z)
+
 
 @MODELS.register("progan")
 class ProGAN(GAN):
