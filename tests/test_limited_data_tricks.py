@@ -9,6 +9,7 @@ from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS, TRICKS
 from gan_cli.steps import AdversarialStep
 from gan_cli.tricks.base import Phase, TrickSet
+from tests.conftest import run_gan
 
 
 def trick(name: str, **params):
@@ -237,10 +238,10 @@ def test_zcr_trains_d_with_its_d_penalty_and_g_with_its_g_penalty():
     assert all(p.grad is not None for p in G.parameters())
 
 
-def test_zcr_refuses_a_d_that_sees_reshaped_samples():
-    model = tiny_mlp()
-    zcr = trick("zcr")
-    zcr.latent(torch.randn(4, 4))
-    packed = torch.zeros(2, 4)  # pacgan: pairs of 2-D samples
-    with pytest.raises(GanError, match="reshapes D's input"):
-        zcr.d_penalty(Phase("d", 1, model, model.discriminator, packed, packed))
+def test_zcr_with_a_trick_that_reshapes_d_input_is_refused_before_any_folder(tmp_path):
+    result = run_gan(
+        "train", "model=mlp", "dataset=ring8", "trick=pacgan", "+trick.zcr.sigma=0.03", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "zcr scores samples of its own with D, but pacgan changes the shape" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "outputs").exists()

@@ -83,6 +83,7 @@ class Trick:
     order = 0  # position at the hook points, low first (e.g. packing after augmentation)
     owns_d_forward = False  # set when the trick overrides d_forward (only one may)
     needs_targets = False  # acts through targets(), so the loss must use targets (checked at compose time)
+    scores_own_samples = False  # feeds D samples of its own making, so D must take them as they are
 
     def acts_through(self, hook: str) -> bool:
         """Whether this trick changes training through ``hook``: a hook method it overrides, or
@@ -200,6 +201,13 @@ class TrickSet:
         """Refuse a trick the loss cannot serve, one acting through a hook the model's step does
         not call (it would silently do nothing), or one its own ``check`` refuses."""
         self.check_loss(loss)
+        reshaping = [t.registered_name for t in self.tricks if t.acts_through("data_shape")]
+        for t in self.tricks:
+            if t.scores_own_samples and reshaping:
+                raise GanError(
+                    f"{t.registered_name} scores samples of its own with D, but {reshaping[0]} changes "
+                    "the shape of what D sees: they cannot be combined"
+                )
         not_called = model.step_class.hooks_not_called
         for t in self.tricks:
             hooks = [h for h in not_called if t.acts_through(h)]

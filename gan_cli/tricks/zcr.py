@@ -9,8 +9,8 @@ Squared norms are per sample, averaged over the batch.
 The latents come through the ``latent`` hook: the step draws each phase's latents just before
 the phase, so the last draw is the one that made its fakes. G(z) and G(z + Δz) are recomputed
 from them and scored raw — two draws of a random augmentation of D's input would differ far more
-than the perturbation does — so a trick that reshapes D's input (pacgan) is refused when the
-step runs. Cost: two G passes in each of D's and G's phases, two D passes in D's; G's own
+than the perturbation does — so a trick that reshapes D's input (pacgan) is refused with it
+when the config is checked. Cost: two G passes in each of D's and G's phases, two D passes in D's; G's own
 randomness (style mixing, dropout) is drawn anew for each pass.
 """
 
@@ -29,6 +29,7 @@ from gan_cli.tricks.bcr import squared_distance
 class LatentConsistency(Trick):
     # Sees the latents last, after the tricks that shape the prior, as G gets them.
     order = 90
+    scores_own_samples = True
 
     def __init__(
         self,
@@ -48,7 +49,7 @@ class LatentConsistency(Trick):
         self.z = z
         return z
 
-    def _pair(self, G, fake_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pair(self, G) -> tuple[torch.Tensor, torch.Tensor]:
         """G(z) and G(z + Δz) for the latents of the current phase."""
         if self.z is None:
             raise GanError("zcr reads the latents the step draws, and none were drawn yet")
@@ -56,22 +57,17 @@ class LatentConsistency(Trick):
         fake, moved = G(z), G(z + self.sigma * torch.randn_like(z))
         if not isinstance(fake, torch.Tensor):
             raise GanError("zcr needs a generator that makes one batch of samples per latent batch")
-        if fake.shape[1:] != fake_in.shape[1:]:
-            raise GanError(
-                f"zcr scores G's own samples ({tuple(fake.shape[1:])}), but D sees "
-                f"{tuple(fake_in.shape[1:])}: a trick that reshapes D's input (pacgan) cannot be combined"
-            )
         return fake, moved
 
     def d_penalty(self, phase: Phase) -> torch.Tensor | float:
         if not self.weight_dis:
             return 0.0
         with torch.no_grad():  # D's penalty: G stays as it is
-            fake, moved = self._pair(phase.model.generator, phase.fake_in)
+            fake, moved = self._pair(phase.model.generator)
         return self.weight_dis * squared_distance(phase.D(fake), phase.D(moved))
 
     def g_penalty(self, phase: Phase) -> torch.Tensor | float:
         if not self.weight_gen:
             return 0.0
-        fake, moved = self._pair(phase.model.generator, phase.fake_in)
+        fake, moved = self._pair(phase.model.generator)
         return -self.weight_gen * squared_distance(fake, moved)
