@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from gan_cli.attack import attack_command
 from gan_cli.bench import bench_command
 from gan_cli.data_cli import data_app
 from gan_cli.errors import GanError
@@ -296,6 +297,7 @@ app.add_typer(data_app, name="data")
 app.command("sample")(sample_command)
 app.command("eval")(eval_command)
 app.command("translate")(translate_command)
+app.command("attack")(attack_command)
 app.command("reproduce", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     reproduce_command
 )

@@ -121,6 +121,25 @@ def pool(n: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(SEED))[:MAX_IMAGES].sort().values
 
 
+def split(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Generator]:
+    """How ``train`` divides data of ``n`` labelled images: the indices it learns from
+    (``pool``), the positions within them of the held-out test images and of the fit images,
+    and the seeded generator that drew them, which ``train`` goes on drawing its batches from
+    (so the split and the batch order are one stream, as the cached weights were trained)."""
+    chosen = pool(n)
+    g = torch.Generator().manual_seed(SEED)
+    order = torch.randperm(len(chosen), generator=g)
+    n_test = min(MAX_TEST, max(1, int(HELD_OUT * len(chosen))))
+    return chosen, order[:n_test], order[n_test:], g
+
+
+def held_out(n: int) -> torch.Tensor:
+    """Indices into data of ``n`` labelled images of those its classifier was tested on and
+    never trained on, ascending."""
+    chosen, test, _, _ = split(n)
+    return chosen[test].sort().values
+
+
 def train(data: DataSource, device: torch.device, steps: int | None = None, shift: int = 0) -> dict:
     """Weights and held-out accuracy of a classifier for ``data``'s labels, after ``steps`` Adam
     steps (None: ``STEPS``, read at call time) on training images shifted by up to ``shift``
@@ -130,13 +149,10 @@ def train(data: DataSource, device: torch.device, steps: int | None = None, shif
     leaves the run's RNG untouched.
     """
     steps = STEPS if steps is None else steps
-    chosen = pool(len(data))
+    chosen, test, fit, g = split(len(data))
     images = map_taken(data, chosen, lambda x: to_resolution(x.to(device).float(), SIZE))
     labels = data.labels[chosen].to(device)
-    g = torch.Generator().manual_seed(SEED)
-    order = torch.randperm(len(chosen), generator=g)
-    n_test = min(MAX_TEST, max(1, int(HELD_OUT * len(chosen))))
-    test, fit = order[:n_test].to(device), order[n_test:].to(device)
+    test, fit = test.to(device), fit.to(device)
     network = seeded_classifier(data.shape[0], data.num_classes).to(device).train()
     optimizer = torch.optim.Adam(network.parameters(), lr=LR)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
@@ -154,7 +170,7 @@ def train(data: DataSource, device: torch.device, steps: int | None = None, shif
         "channels": data.shape[0],
         "num_classes": data.num_classes,
         "test_accuracy": test_accuracy,
-        "test_size": n_test,
+        "test_size": len(test),
         "train_size": len(fit),
     }
 
