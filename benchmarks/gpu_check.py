@@ -267,7 +267,7 @@ def slug(name: str) -> str:
 
 
 def plan(dry_run: bool, work: Path, digits: Path, peak: float | None) -> list[Part]:
-    from gan_cli.bench import QUIET  # what gan bench turns off; the compiled run turns off the same
+    from gan_cli.commands.bench import QUIET  # what gan bench turns off; the compiled run turns off the same
 
     gan = [sys.executable, "-m", "gan_cli"]
     if dry_run:

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 
 from gan_cli import components
 from gan_cli.config import compose, resolve
-from gan_cli.devices import pick_device
-from gan_cli.training_loop import load_data, train
+from gan_cli.training.devices import pick_device
+from gan_cli.training.loop import load_data, train
 
 
 def bare_loop(cfg: dict, data: torch.Tensor, steps: int) -> float:

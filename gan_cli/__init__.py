@@ -19,6 +19,6 @@ def _is_the_gan_command() -> bool:
 if _is_the_gan_command():
     import signal
 
-    from gan_cli.interrupts import exit_at_once
+    from gan_cli.training.interrupts import exit_at_once
 
     signal.signal(signal.SIGINT, exit_at_once)

@@ -14,7 +14,7 @@ from gan_cli.losses.base import Loss
 from gan_cli.metrics.base import Metric
 from gan_cli.models.base import GAN
 from gan_cli.registry import DATASETS, LOSSES, META_KEYS, METRICS, MODELS, TRICKS
-from gan_cli.schedules import Schedules
+from gan_cli.training.schedules import Schedules
 from gan_cli.tricks.base import TrickSet
 
 

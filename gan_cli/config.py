@@ -17,8 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_cli.errors import GanError
 from gan_cli.registry import META_KEYS, did_you_mean
-from gan_cli.schedules import Scheduled
 from gan_cli.schema import Fraction, PositiveFloat, PositiveInt, Range, Seed, check, show
+from gan_cli.training.schedules import Scheduled
 
 GROUPS = ("model", "loss", "dataset", "trick", "metrics", "experiment", "hparams_search")
 
@@ -92,7 +92,7 @@ SETTINGS: dict[str, Any] = {
     "train": {
         "steps": PositiveInt,
         "batch_size": PositiveInt,
-        "lr_g": Scheduled(PositiveFloat),  # each may follow a schedule (gan_cli/schedules.py)
+        "lr_g": Scheduled(PositiveFloat),  # each may follow a schedule (gan_cli/training/schedules.py)
         "lr_d": Scheduled(PositiveFloat),
         "betas": Scheduled(tuple[Fraction, Fraction]),  # Adam refuses a beta outside [0, 1)
         "lr_decay": Literal["none", "linear"],
@@ -102,7 +102,7 @@ SETTINGS: dict[str, Any] = {
     },
     "log": {
         "every": PositiveInt,
-        "d_monitor": bool,  # D on fixed training, held-out and fake batches (gan_cli/monitor.py)
+        "d_monitor": bool,  # D on fixed training, held-out and fake batches (gan_cli/training/monitor.py)
         "progress": bool,
         "tensorboard": bool,  # the trackers (gan_cli/trackers/), each an optional extra
         "wandb": bool,
@@ -263,7 +263,7 @@ def validate(
     """Compose, resolve and check every job's config (of a study, those ``search.sweep_jobs``
     picks: its jobs are drawn as it goes); returns the number of jobs checked."""
     from gan_cli import components, search, trackers
-    from gan_cli.train_task import branch_state
+    from gan_cli.training.task import branch_state
 
     jobs = search.sweep_jobs(overrides, extra_dirs, config_name) if multirun else [(overrides, "")]
     for job, source in jobs:

@@ -30,7 +30,7 @@ def ctrl_c_exits(what: str = "nothing was written") -> Iterator[None]:
     one line ("error: interrupted; ``what``") and exit 130. Put around writing, not imports."""
     import signal
 
-    from gan_cli.interrupts import ctrl_c_handled_by
+    from gan_cli.training.interrupts import ctrl_c_handled_by
 
     try:
         with ctrl_c_handled_by(signal.default_int_handler):

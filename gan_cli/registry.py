@@ -3,7 +3,7 @@
 A YAML in ``conf/<group>/`` names a registered class with its ``name`` key; the remaining keys
 are that class's constructor arguments (the constructor is the schema: each annotation gives an
 argument's type and range, see ``gan_cli/schema.py``); a loss's or trick's real-valued argument
-may instead follow a schedule, and is built with its start value (``gan_cli/schedules.py``).
+may instead follow a schedule, and is built with its start value (``gan_cli/training/schedules.py``).
 Values that come from the data (shape, label count) are injected by the caller, never written
 in YAML.
 """
@@ -18,8 +18,9 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from gan_cli import schedules, schema
+from gan_cli import schema
 from gan_cli.errors import GanError
+from gan_cli.training import schedules
 
 # Keys every YAML may carry that are not constructor arguments.
 META_KEYS = ("name", "description")
@@ -35,7 +36,7 @@ class Registry:
         self, group: str, package: str, schedulable: bool = False, common: Mapping[str, Any] | None = None
     ):
         self.group = group
-        self.schedulable = schedulable  # a parameter may follow a schedule (gan_cli/schedules.py)
+        self.schedulable = schedulable  # a parameter may follow a schedule (gan_cli/training/schedules.py)
         # Keys every option of the group takes, with their annotations: checked here, acted on
         # by the caller, never passed to a constructor (a dataset's ``limit``).
         self.common = dict(common or {})

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan_cli import checkpoint, components, outputs
+from gan_cli import components, outputs
 from gan_cli.errors import GanError
 from gan_cli.images import grid_size, scatter, stream_grid, to_uint8
 from gan_cli.models.base import GAN
+from gan_cli.training import checkpoint
 
 FORMATS = ("grid", "npz", "png")
 SUFFIXES = {"grid": ".png", "npz": ".npz", "png": ""}

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Each test process (and every gan process a test starts) uses one thread: the suite runs one
 # process per core, and a fixed thread count keeps runs that are compared bit for bit from
-# changing their share of the cores as other test processes come and go (gan_cli/threads.py).
+# changing their share of the cores as other test processes come and go (gan_cli/training/threads.py).
 os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
 

@@ -13,7 +13,7 @@ from torch import nn
 from gan_cli import components
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from gan_cli.tricks import ada
 from gan_cli.tricks.base import Phase, TrickSet
 from tests.conftest import tiny_config, tiny_dcgan, trick
@@ -242,7 +242,7 @@ def test_p_and_the_partial_tally_survive_a_checkpoint():
 
 def test_a_schedule_drives_a_fixed_p_and_is_refused_for_an_adaptive_one():
     fixed = adaptive(adaptive=False)
-    fixed.p = 0.5  # as gan_cli/schedules.py sets it before a step
+    fixed.p = 0.5  # as gan_cli/training/schedules.py sets it before a step
     fixed.on_step(1)
     assert not torch.equal(fixed.d_input(distinct(4, 3)), distinct(4, 3))
     moving = adaptive()

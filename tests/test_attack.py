@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_cli import attack
+from gan_cli.commands import attack
 from gan_cli.datasets.mnist import mnist
 from gan_cli.metrics import classifier
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from tests.conftest import run_gan, tiny_config
 
 CPU = torch.device("cpu")

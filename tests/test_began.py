@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_cli import checkpoint, components
+from gan_cli import components
 from gan_cli.config import compose, resolve
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS
-from gan_cli.train_task import resume
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
+from gan_cli.training.task import resume
 from gan_cli.tricks.base import Phase
 from tests.conftest import tiny_config
 from tests.test_compat import train_args  # noqa: F401 (a fixture)

@@ -6,9 +6,9 @@ import threading
 import pytest
 import torch
 
-from gan_cli import checkpoint
 from gan_cli.errors import GanError
 from gan_cli.registry import MODELS
+from gan_cli.training import checkpoint
 
 
 def minimal_state(**extra):

@@ -9,7 +9,7 @@ from PIL import Image
 
 from gan_cli.datasets.base import data_spec
 from gan_cli.registry import DATASETS
-from gan_cli.training_loop import load_data
+from gan_cli.training.loop import load_data
 from tests.conftest import TINY_DATASETS, tiny_config
 from tests.test_values import assert_refused
 
@@ -43,7 +43,7 @@ def train_args(gan, monkeypatch, tmp_path):
     def no_training() -> None:
         raise AssertionError("the config passed every check and training was about to start")
 
-    monkeypatch.setattr("gan_cli.train_task.main", no_training)
+    monkeypatch.setattr("gan_cli.training.task.main", no_training)
     monkeypatch.chdir(tmp_path)
 
     def run(*args: str) -> tuple[int, str]:

@@ -4,12 +4,13 @@ trains on them, and conditional runs sample, checkpoint and grid per class."""
 import pytest
 import torch
 
-from gan_cli import checkpoint, components, sampling
+from gan_cli import components, sampling
 from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
 from gan_cli.models.conditioning import LabelConcat, LabelReader
 from gan_cli.registry import MODELS
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
 from gan_cli.tricks.base import Phase
 from tests.conftest import run_gan, tiny_config
 

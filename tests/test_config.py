@@ -11,7 +11,7 @@ from gan_cli import components
 from gan_cli.config import compose, config_dir, group_options, resolve
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS, LOSSES, MODELS, TRICKS
-from gan_cli.training_loop import load_data
+from gan_cli.training.loop import load_data
 from tests.conftest import tiny_config
 from tests.test_fashion_cifar import TINY_OFFICIAL
 

@@ -6,12 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from gan_cli import checkpoint, components
+from gan_cli import components
 from gan_cli.datasets.base import Batch, Batches, Data
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS
 from gan_cli.sampling import load_run
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
 from gan_cli.tricks.base import TrickSet
 from tests.conftest import tiny_config
 

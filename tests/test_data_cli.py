@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from gan_cli.data_cli import data_app
+from gan_cli.commands.data import data_app
 from gan_cli.datasets import cifar10
 from gan_cli.errors import GanError
 from tests.test_fashion_cifar import tiny_cifar
@@ -76,7 +76,7 @@ def test_download_fetches_ahead_or_says_what_to_fetch_by_hand(tmp_path, monkeypa
 
 
 def test_importing_the_commands_does_not_import_torch():
-    code = "import sys, gan_cli.data_cli; assert 'torch' not in sys.modules"
+    code = "import sys, gan_cli.commands.data; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -90,7 +90,7 @@ def test_importing_the_commands_does_not_import_torch():
     ],
 )
 def test_show_checks_its_output_before_loading_anything(tmp_path, monkeypatch, out, message):
-    from gan_cli import data_cli
+    from gan_cli.commands import data as data_cli
 
     (tmp_path / "afile").write_text("mine")
     before = sorted(tmp_path.rglob("*"))

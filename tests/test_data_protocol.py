@@ -20,7 +20,7 @@ from gan_cli.datasets.toy_mixtures import ring8
 from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.metrics import classifier
 from gan_cli.registry import METRICS
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from tests.conftest import tiny_config
 
 CPU = torch.device("cpu")

@@ -11,8 +11,9 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from gan_cli import components, distributed
+from gan_cli import components
 from gan_cli.datasets.toy_mixtures import ring8
+from gan_cli.training import distributed
 from tests.conftest import TINY_CLI_RUN, tiny_config
 
 

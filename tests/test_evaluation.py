@@ -6,10 +6,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from gan_cli.commands.evaluate import eval_command, evaluate_checkpoint
 from gan_cli.config import compose, resolve
 from gan_cli.errors import GanError
-from gan_cli.evaluation import eval_command, evaluate_checkpoint
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from tests.conftest import tiny_config
 
 

@@ -10,7 +10,7 @@ import torch
 from gan_cli.datasets.base import Data
 from gan_cli.datasets.mnist import mnist
 from gan_cli.errors import GanError
-from gan_cli.metrics import classifier, features
+from gan_cli.metrics import classifier, extractors, features
 from gan_cli.metrics.frechet import frechet_distance, gaussian_stats
 from gan_cli.metrics.inception import InceptionExtractor, InceptionV3, inception_weights
 from gan_cli.registry import METRICS
@@ -39,7 +39,7 @@ def noisy(images, std, seed=0):
 
 
 def test_the_shipped_classifier_fits_the_bundled_split_and_is_accurate(digits, root):
-    net = features.extractor("classifier", digits, root, None, CPU)
+    net = extractors.extractor("classifier", digits, root, None, CPU)
     assert (classifier.SHIPPED / f"classifier-{digits.fingerprint()}.pt").is_file()
     assert not (Path(root) / "classifiers").exists()  # shipped: nothing trained
     assert net.test_accuracy >= 0.975
@@ -48,7 +48,7 @@ def test_the_shipped_classifier_fits_the_bundled_split_and_is_accurate(digits, r
 
 
 def test_real_vs_real_fid_of_two_halves_is_near_zero_and_noise_raises_it_monotonically(digits, root):
-    net = features.extractor("classifier", digits, root, None, CPU)
+    net = extractors.extractor("classifier", digits, root, None, CPU)
     first, second = net.features(digits.samples[:5000]), net.features(digits.samples[5000:])
     halves = frechet_distance(*gaussian_stats(first), *gaussian_stats(second))
     fid = metric("fid", root, reference_n=5000, kid_subsets=20)
@@ -75,7 +75,7 @@ def test_reference_statistics_are_computed_once_and_cached_by_content(digits, ro
     first = fid(digits.samples[:500], digits)
     cache = Path(root) / "stats" / f"{fid.protocol['reference_key']}.pt"
     assert cache.is_file()
-    net = features.extractor("classifier", digits, root, None, CPU)
+    net = extractors.extractor("classifier", digits, root, None, CPU)
     calls = []
     monkeypatch.setattr(
         type(net), "features", lambda self, x: calls.append(len(x)) or features.Extractor.features(self, x)

@@ -10,11 +10,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gan_cli import checkpoint, sampling
+from gan_cli import sampling
 from gan_cli.config import validate
 from gan_cli.datasets.image_folder import image_folder
 from gan_cli.datasets.mnist import read_idx
 from gan_cli.errors import GanError
+from gan_cli.training import checkpoint
 
 KEYS = [
     "model",

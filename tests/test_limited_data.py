@@ -7,7 +7,7 @@ import torch
 
 from gan_cli.datasets.base import Data, split_off
 from gan_cli.errors import GanError
-from gan_cli.training_loop import Run, train
+from gan_cli.training.loop import Run, train
 from tests.conftest import run_gan, tiny_config
 
 

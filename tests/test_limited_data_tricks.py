@@ -7,7 +7,7 @@ from torch import nn
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS, TRICKS
-from gan_cli.steps import AdversarialStep
+from gan_cli.training.steps import AdversarialStep
 from gan_cli.tricks.base import Phase, TrickSet
 from tests.conftest import run_gan
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from gan_cli.models.mlp import ACTIVATIONS, INITS, Activation, Init, Maxout, hidden_layer
 from gan_cli.registry import MODELS
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from tests.conftest import tiny_config
 
 # PacGAN's 2-D networks (Lin et al. 2018): G 4x400 with batch norm, D 3 maxout layers of 200 x 5.
@@ -143,7 +143,7 @@ def refused(gan, monkeypatch):
     def no_training() -> None:
         raise AssertionError("the config passed every check and training was about to start")
 
-    monkeypatch.setattr("gan_cli.train_task.main", no_training)
+    monkeypatch.setattr("gan_cli.training.task.main", no_training)
     return lambda *args: (lambda o: (o.exit_code, o.err))(gan("train", *args))
 
 

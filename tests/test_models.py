@@ -8,7 +8,7 @@ from gan_cli.config import group_options
 from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
 from gan_cli.registry import MODELS
-from gan_cli.steps import update
+from gan_cli.training.steps import update
 from tests.conftest import tiny_config
 
 SHAPES = {

@@ -13,10 +13,10 @@ import yaml
 from rich.console import Console
 
 from gan_cli import search
+from gan_cli.commands.report import report_command
 from gan_cli.config import validate
 from gan_cli.errors import GanError
-from gan_cli.report import report_command
-from gan_cli.train_task import guarded
+from gan_cli.training.task import guarded
 from tests.conftest import TINY, TINY_MODELS, run_gan
 from tests.test_report import make_run, train_record
 

@@ -9,11 +9,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from gan_cli import bench, outputs
-from gan_cli.checkpoint import resolve_path
+from gan_cli import outputs
 from gan_cli.cli import app
-from gan_cli.devices import OPTION, OVERRIDE, pick_device
+from gan_cli.commands import bench
 from gan_cli.errors import GanError
+from gan_cli.training.checkpoint import resolve_path
+from gan_cli.training.devices import OPTION, OVERRIDE, pick_device
 
 
 def test_check_new_refuses_existing_paths_and_file_parents(tmp_path):

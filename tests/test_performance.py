@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from gan_cli.bench import flops_per_image
+from gan_cli.commands.bench import flops_per_image
 from gan_cli.errors import GanError
-from gan_cli.performance import Performance
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
+from gan_cli.training.performance import Performance
 from tests.conftest import TINY_CLI_RUN, run_gan, tiny_config, tiny_dcgan
 
 AUTO = {

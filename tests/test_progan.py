@@ -4,14 +4,15 @@ the drift term, exact resume mid-fade and checkpoints that keep the growth state
 import pytest
 import torch
 
-from gan_cli import checkpoint, components, sampling
+from gan_cli import components, sampling
 from gan_cli.config import compose, resolve
 from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
 from gan_cli.models.equalized import downsample, pixel_norm, upsample
 from gan_cli.models.progan import growth
 from gan_cli.registry import MODELS
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
 from gan_cli.tricks.base import Phase
 from tests.conftest import tiny_config, trick
 

@@ -13,7 +13,7 @@ from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
 from gan_cli.models.r3gan import ACTIVATION_GAIN, Resample, ResidualBlock, interpolating_kernel
 from gan_cli.registry import MODELS
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from tests.conftest import tiny_config
 
 SHAPE = (1, 16, 16)

@@ -10,13 +10,13 @@ import time
 import pytest
 import torch
 
-from gan_cli import checkpoint
 from gan_cli.errors import GanError, Interrupted
-from gan_cli.interrupts import StopSignals
 from gan_cli.losses.non_saturating import NonSaturating
-from gan_cli.steps import AdversarialStep
-from gan_cli.train_task import guarded, resume, start, with_overrides
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.interrupts import StopSignals
+from gan_cli.training.loop import train
+from gan_cli.training.steps import AdversarialStep
+from gan_cli.training.task import guarded, resume, start, with_overrides
 from tests.conftest import TINY_CLI_RUN, run_gan, tiny_config
 
 LOSS_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -210,7 +210,7 @@ def test_sigterm_to_a_real_gan_train_then_gan_resume(tmp_path):
 WRITER = """
 import sys, torch
 from pathlib import Path
-from gan_cli import checkpoint
+from gan_cli.training import checkpoint
 state = {"config": {}, "data_shape": [1], "step": 0, "generator": {"w": torch.randn(4_000_000)}, "discriminator": {}}
 while True:
     state["step"] += 1

@@ -13,9 +13,7 @@ from PIL import Image
 from rich.console import Console
 
 from gan_cli.animation import HOLD_MS, write_progress_gif
-from gan_cli.errors import GanError
-from gan_cli.plots import CURVE_SIZE, nice_ticks, plot_curves
-from gan_cli.report import (
+from gan_cli.commands.report import (
     MARKER,
     find_runs,
     format_mean_se,
@@ -28,6 +26,8 @@ from gan_cli.report import (
     sort_groups,
     sort_runs,
 )
+from gan_cli.errors import GanError
+from gan_cli.plots import CURVE_SIZE, nice_ticks, plot_curves
 from tests.conftest import ctrl_c_once_started, run_gan
 
 HOUR = 3600

@@ -10,10 +10,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gan_cli import checkpoint, run_dirs
 from gan_cli.errors import GanError
-from gan_cli.training_loop import train
-from gan_cli.training_state import Tensors, TrainingState
+from gan_cli.training import checkpoint, run_dirs
+from gan_cli.training.loop import train
+from gan_cli.training.state import Tensors, TrainingState
 from tests.conftest import TINY_CLI_RUN, run_gan, tiny_config
 
 SAME_SECOND = datetime(2026, 12, 1, 9, 30, 15)
@@ -112,7 +112,7 @@ def test_a_branch_from_a_later_checkpoint_than_its_steps_is_refused_before_any_f
 
 
 def test_resume_from_an_older_checkpoint_is_refused_and_destroys_nothing(finished_run, monkeypatch):
-    from gan_cli.train_task import resume
+    from gan_cli.training.task import resume
 
     before = snapshot(finished_run)
     with pytest.raises(GanError, match="goes on to step 4.*gan train resume="):
@@ -121,7 +121,7 @@ def test_resume_from_an_older_checkpoint_is_refused_and_destroys_nothing(finishe
 
 
 def test_files_written_through_a_temporary_name_get_the_umask_mode(finished_run):
-    from gan_cli.train_task import resume
+    from gan_cli.training.task import resume
 
     old = os.umask(0o022)
     try:
@@ -133,7 +133,7 @@ def test_files_written_through_a_temporary_name_get_the_umask_mode(finished_run)
 
 
 def test_a_torn_last_metrics_line_is_dropped_with_a_warning_on_resume(finished_run, capsys):
-    from gan_cli.train_task import resume
+    from gan_cli.training.task import resume
 
     with open(finished_run / "metrics.jsonl", "a") as f:
         f.write('{"step": 5, "d_lo')
@@ -144,7 +144,7 @@ def test_a_torn_last_metrics_line_is_dropped_with_a_warning_on_resume(finished_r
 
 
 def run_dirs_records(run):
-    from gan_cli.run_folder import read_records
+    from gan_cli.training.run_folder import read_records
 
     return read_records(run / "metrics.jsonl")
 
@@ -152,9 +152,9 @@ def run_dirs_records(run):
 def test_a_run_stopped_in_its_final_phase_is_finished_by_resume(tmp_path, monkeypatch):
     import signal
 
-    from gan_cli import training_loop
     from gan_cli.errors import Interrupted
-    from gan_cli.train_task import resume
+    from gan_cli.training import loop as training_loop
+    from gan_cli.training.task import resume
 
     cfg = tiny_config(tmp_path)
     original = training_loop.RunFolder.finish
@@ -194,7 +194,7 @@ def test_the_training_state_saves_and_restores_the_loss_scaler_and_misses_nothin
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 loss scaling needs CUDA")
 def test_fp16_training_resumes_exactly_with_its_loss_scaler(tmp_path):
-    from gan_cli.train_task import resume
+    from gan_cli.training.task import resume
 
     cfg = tiny_config(tmp_path, "trainer.precision=fp16", "device=cuda")
     cfg["train"]["steps"] = 6
@@ -263,7 +263,7 @@ def test_hydra_inspection_flags_print_and_claim_no_folder(tmp_path):
 
 
 def test_a_checkpoint_of_an_older_gan_cli_resumes_with_todays_defaults_for_new_settings(finished_run):
-    from gan_cli.train_task import resume
+    from gan_cli.training.task import resume
 
     last = finished_run / "checkpoints" / "last.pt"
     state = checkpoint.load(last)

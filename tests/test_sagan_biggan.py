@@ -6,13 +6,14 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gan_cli import checkpoint, components, sampling
+from gan_cli import components, sampling
 from gan_cli.config import compose, resolve
 from gan_cli.errors import GanError
 from gan_cli.models.attention import SelfAttention
 from gan_cli.models.conditioning import ConditionalBatchNorm2d
 from gan_cli.registry import MODELS
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
 from gan_cli.tricks.layers import weight_layers
 from tests.conftest import tiny_config
 

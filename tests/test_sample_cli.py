@@ -14,7 +14,7 @@ from gan_cli import sampling
 from gan_cli.cli import app
 from gan_cli.errors import GanError
 from gan_cli.images import image_grid, stream_grid
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from tests.conftest import ctrl_c_once_started, tiny_config
 
 runner = CliRunner()

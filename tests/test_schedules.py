@@ -8,11 +8,11 @@ import signal
 import pytest
 import torch
 
-from gan_cli import checkpoint
 from gan_cli.errors import GanError, Interrupted
-from gan_cli.schedules import Schedule, Schedules
-from gan_cli.train_task import resume
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
+from gan_cli.training.schedules import Schedule, Schedules
+from gan_cli.training.task import resume
 from tests.conftest import tiny_config
 from tests.test_reliability import losses, signal_at
 

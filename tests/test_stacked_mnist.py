@@ -14,7 +14,7 @@ from gan_cli.metrics import classifier, stacked_modes
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.metrics.stacked_modes import kl_floor, single_digits
 from gan_cli.registry import METRICS, MODELS
-from gan_cli.training_loop import load_data
+from gan_cli.training.loop import load_data
 from tests.conftest import tiny_config
 
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from gan_cli.datasets.base import Batch
 from gan_cli.losses.non_saturating import NonSaturating
-from gan_cli.steps import AdversarialStep
+from gan_cli.training.steps import AdversarialStep
 from gan_cli.tricks.base import Phase, Trick, TrickSet
 from gan_cli.tricks.unrolled import LookAheadDiscriminator
 from tests.conftest import tiny_mlp, trick

@@ -12,7 +12,7 @@ from gan_cli.config import compose, resolve
 from gan_cli.errors import GanError
 from gan_cli.models.stylegan import StyleLayer, modulated_conv
 from gan_cli.registry import MODELS
-from gan_cli.training_loop import train
+from gan_cli.training.loop import train
 from tests.conftest import TINY_CLI_RUN, run_gan, tiny_config
 
 SHAPE = (1, 16, 16)  # 3 levels: 6 styles

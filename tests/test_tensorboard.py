@@ -28,7 +28,7 @@ def test_scalars_grids_and_the_config_are_written_and_read_back(tmp_path):
 def test_training_with_the_switch_on_writes_losses_grad_norms_and_grids(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from gan_cli.training_loop import train
+    from gan_cli.training.loop import train
     from tests.conftest import tiny_config
 
     train(tiny_config(tmp_path, "log.tensorboard=true"), tmp_path / "run")

@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
-from gan_cli import threads
-from gan_cli.threads import CoreShare
+from gan_cli.training import threads
+from gan_cli.training.threads import CoreShare
 
 
 @pytest.fixture
@@ -62,14 +62,14 @@ def test_a_fixed_number_is_kept_whatever_else_runs(machine, monkeypatch):
 def test_usable_cores_follow_the_cpu_affinity():
     if not hasattr(os, "sched_setaffinity"):
         pytest.skip("no CPU affinity on this platform")
-    probe = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); from gan_cli.threads import usable_cores; print(usable_cores())"
+    probe = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); from gan_cli.training.threads import usable_cores; print(usable_cores())"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "1"
 
 
 def test_every_record_says_how_many_threads_the_job_used(tmp_path, machine):
-    from gan_cli.run_folder import read_records
-    from gan_cli.training_loop import train
+    from gan_cli.training.loop import train
+    from gan_cli.training.run_folder import read_records
     from tests.conftest import tiny_config
 
     train(tiny_config(tmp_path), tmp_path / "run")

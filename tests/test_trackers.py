@@ -12,11 +12,12 @@ import sys
 
 import pytest
 
-from gan_cli import checkpoint, training_loop
 from gan_cli.errors import GanError, Interrupted
-from gan_cli.run_folder import RunFolder
 from gan_cli.trackers import TRACKERS, Trackers
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training import loop as training_loop
+from gan_cli.training.loop import train
+from gan_cli.training.run_folder import RunFolder
 from tests.conftest import TINY_CLI_RUN, tiny_config
 
 
@@ -213,7 +214,7 @@ def test_a_missing_package_is_one_line_before_any_folder(name, gan, tmp_path, mo
         raise AssertionError("the check passed and training was about to start")
 
     monkeypatch.setattr(importlib.util, "find_spec", not_installed)
-    monkeypatch.setattr("gan_cli.train_task.main", no_training)
+    monkeypatch.setattr("gan_cli.training.task.main", no_training)
     monkeypatch.chdir(tmp_path)
     outcome = gan("train", f"log.{name}=true", *TINY_CLI_RUN)
     assert outcome.exit_code == 2, outcome.output

@@ -5,8 +5,9 @@ import json
 import pytest
 import torch
 
-from gan_cli import checkpoint, sampling
-from gan_cli.training_loop import train
+from gan_cli import sampling
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
 from tests.conftest import tiny_config
 
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_cli.commands.translate import translate
 from gan_cli.datasets.image_folder import load_image
 from gan_cli.errors import GanError
 from gan_cli.sampling import load_run
-from gan_cli.training_loop import train
-from gan_cli.translate import translate
+from gan_cli.training.loop import train
 from tests.conftest import run_gan, tiny_config
 
 

@@ -7,12 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from gan_cli import checkpoint, components, sampling
+from gan_cli import components, sampling
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS
-from gan_cli.steps import AdversarialStep
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
+from gan_cli.training.steps import AdversarialStep
 from gan_cli.tricks.base import Phase, TrickSet
 from gan_cli.tricks.diffaugment import saturation
 from tests.conftest import tiny_config, tiny_dcgan, tiny_mlp, trick

@@ -7,12 +7,13 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gan_cli import checkpoint, components, sampling
+from gan_cli import components, sampling
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES, MODELS, TRICKS
-from gan_cli.steps import AdversarialStep
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
+from gan_cli.training.steps import AdversarialStep
 from gan_cli.tricks.base import Phase, TrickSet
 from gan_cli.tricks.layers import weight_layers, weight_matrix
 from tests.conftest import tiny_config

@@ -7,13 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from gan_cli import checkpoint, components, sampling
+from gan_cli import components, sampling
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.registry import LOSSES
 from gan_cli.sampling import generate
-from gan_cli.steps import AdversarialStep
-from gan_cli.training_loop import train
+from gan_cli.training import checkpoint
+from gan_cli.training.loop import train
+from gan_cli.training.steps import AdversarialStep
 from gan_cli.tricks.base import TrickSet
 from tests.conftest import tiny_config, tiny_dcgan, tiny_mlp, trick
 

@@ -43,7 +43,7 @@ def run_main(gan, monkeypatch):
     def no_training() -> None:
         raise AssertionError("the config passed every check and training was about to start")
 
-    monkeypatch.setattr("gan_cli.train_task.main", no_training)
+    monkeypatch.setattr("gan_cli.training.task.main", no_training)
 
     def run(*args: str) -> tuple[int, str]:
         outcome = gan(*args)
@@ -100,7 +100,7 @@ HOSTILE = [
     (["dataset=image_folder", "dataset.path=x", "dataset.channels=4"], "channels must be 1 or 3, got 4"),
     (["+metrics.fid.kid_subset_size=1"], "metric 'fid': kid_subset_size must be an integer >= 2, got 1"),
     (["metrics.fid.kid_subset_size=2"], "to add a new key use +metrics.fid.kid_subset_size=..."),
-    # schedules (gan_cli/schedules.py): their own keys, and start/end held to the value's range
+    # schedules (gan_cli/training/schedules.py): their own keys, and start/end held to the value's range
     (["train.lr_g={schedule:cosine}"], "train.lr_g is a schedule without a start value"),
     (["train.lr_g={schedule:cosin,start:1}"], "train.lr_g.schedule must be one of constant, linear, cosine"),
     (["train.lr_g={schedule:linear,start:1,edn:0}"], "train.lr_g has no schedule key 'edn'"),

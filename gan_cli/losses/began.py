@@ -23,11 +23,11 @@ from typing import Annotated
 import torch
 import torch.distributed as dist
 
-from gan_cli import distributed
 from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
 from gan_cli.registry import LOSSES
 from gan_cli.schema import NonNegativeFloat, Probability, Range
+from gan_cli.training import distributed
 from gan_cli.tricks.base import Phase
 
 DiversityRatio = Annotated[float, Range(0, 1, min_open=True)]  # γ = 0 would drive k to 0 for good

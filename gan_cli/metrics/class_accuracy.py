@@ -13,7 +13,7 @@ import torch
 from gan_cli.datasets.base import DataSource
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
-from gan_cli.metrics.features import extractor
+from gan_cli.metrics.extractors import extractor
 from gan_cli.registry import METRICS
 
 PER_CLASS_KEYS = 100  # more classes than this: only the min and mean (stacked MNIST has 1000)

@@ -16,7 +16,7 @@ from gan_cli.datasets.base import DataSource
 from gan_cli.datasets.stacked_mnist import CLASSES as STACKED
 from gan_cli.metrics.base import Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
-from gan_cli.metrics.features import extractor
+from gan_cli.metrics.extractors import extractor
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
 from gan_cli.schema import NonNegativeFloat

@@ -1,4 +1,5 @@
-"""Feature extractors: the networks in whose feature space sample quality is measured.
+"""Feature extractors: the networks in whose feature space sample quality is measured, and the
+machinery they share (batched application, cached statistics). ``extractors.py`` picks one.
 
 Two exist. ``inception`` is the Inception-v3 network of FID and IS with the original
 TensorFlow weights (``inception.py``), the number papers report; ``classifier`` is a small CNN
@@ -16,8 +17,8 @@ from typing import Any, Literal
 
 import torch
 
-from gan_cli import checkpoint
 from gan_cli.datasets.base import DataSource
+from gan_cli.training import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -76,36 +77,3 @@ def cached(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except OSError as err:
         log.warning("could not cache %s (%s); it will be computed again next time", path, err)
     return state
-
-
-_extractors: dict[tuple, Extractor | None] = {}
-
-
-def image_extractor(
-    kind: FeatureSpace, samples: torch.Tensor, data: DataSource, root: str, weights: str | None = None
-) -> Extractor | None:
-    """``extractor`` for image samples; None for 2-D points, which no feature space applies to."""
-    return extractor(kind, data, root, weights, samples.device) if samples.dim() == 4 else None
-
-
-def extractor(
-    kind: FeatureSpace, data: DataSource, root: str, weights: str | None, device: torch.device
-) -> Extractor | None:
-    """The ``kind`` extractor for ``data`` on ``device`` (None: the data has no labels to train a
-    classifier on), built once per process and shared by every metric that asks."""
-    if kind == "inception":
-        from gan_cli.metrics.inception import inception_weights
-
-        memo = (kind, str(inception_weights(weights)), str(device))
-    else:
-        memo = (kind, data.fingerprint(), str(Path(root).expanduser()), str(device))
-    if memo not in _extractors:
-        if kind == "inception":
-            from gan_cli.metrics.inception import InceptionExtractor
-
-            _extractors[memo] = InceptionExtractor(inception_weights(weights), device)
-        else:
-            from gan_cli.metrics.classifier import trained_classifier
-
-            _extractors[memo] = trained_classifier(data, root, device)
-    return _extractors[memo]

@@ -14,7 +14,8 @@ import torch
 
 from gan_cli.datasets.base import DataSource
 from gan_cli.metrics.base import Metric
-from gan_cli.metrics.features import FeatureSpace, image_extractor
+from gan_cli.metrics.extractors import image_extractor
+from gan_cli.metrics.features import FeatureSpace
 from gan_cli.metrics.frechet import frechet_distance, gaussian_stats
 from gan_cli.metrics.kid import kernel_distance
 from gan_cli.metrics.precision_recall import precision_recall

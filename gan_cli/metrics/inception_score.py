@@ -13,7 +13,8 @@ import torch
 
 from gan_cli.datasets.base import DataSource
 from gan_cli.metrics.base import Metric
-from gan_cli.metrics.features import FeatureSpace, image_extractor
+from gan_cli.metrics.extractors import image_extractor
+from gan_cli.metrics.features import FeatureSpace
 from gan_cli.registry import METRICS
 from gan_cli.schema import PositiveInt
 

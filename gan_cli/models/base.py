@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from gan_cli.errors import GanError
-from gan_cli.steps import AdversarialStep
+from gan_cli.training.steps import AdversarialStep
 
 
 class Discriminator(nn.Module):

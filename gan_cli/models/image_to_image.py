@@ -31,7 +31,7 @@ from torch import nn
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
 from gan_cli.models.base import GAN
-from gan_cli.steps import Step
+from gan_cli.training.steps import Step
 from gan_cli.tricks.experience_replay import ExperienceReplay
 
 Norm = Literal["instance", "batch"]
@@ -260,7 +260,7 @@ class Translator(GAN):
 
 class TwoDomainStep(Step):
     """The base of the two-domain steps: D's and G's phases of each domain's adversarial game,
-    through the hook calls every step shares (``gan_cli/steps.py``), on two-domain batches."""
+    through the hook calls every step shares (``gan_cli/training/steps.py``), on two-domain batches."""
 
     # One D update per G update, on separate unpacked batches, G's fakes scored by the current
     # D; G's loss is the step's own sum of terms, so no trick may reweight or add to it. The

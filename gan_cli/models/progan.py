@@ -39,7 +39,7 @@ from gan_cli.models.equalized import (
 )
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
-from gan_cli.steps import AdversarialStep
+from gan_cli.training.steps import AdversarialStep
 from gan_cli.tricks.minibatch_stddev import MinibatchStddevLayer
 
 

@@ -3,7 +3,7 @@
 One module per tracker, each one class with the same three methods — ``scalars(step, record)``
 (a metrics.jsonl record), ``picture(step, tag, image)`` (a sample grid) and ``close(status)`` —
 switched on by its ``log.<name>`` key and installed as the gan-cli extra of that name. The run
-folder (``gan_cli.run_folder``) sends them everything it writes; the loop never sees them.
+folder (``gan_cli.training.run_folder``) sends them everything it writes; the loop never sees them.
 """
 
 from __future__ import annotations

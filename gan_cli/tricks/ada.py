@@ -41,10 +41,10 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from gan_cli import distributed
 from gan_cli.errors import GanError
 from gan_cli.registry import TRICKS
 from gan_cli.schema import Fraction, PositiveInt, Probability
+from gan_cli.training import distributed
 from gan_cli.tricks.base import Phase, Trick
 
 P_MAX = 1 - 2**-24  # the largest float32 below 1: an adapted p stays in [0, 1), as a given one must

@@ -24,7 +24,7 @@ Order of a training step, with the hooks it calls (``phase``: a ``Phase``, below
 In G's phase ``real_out`` is D(real) from the same D that scores the fakes, after D's update
 (the look-ahead D under unrolled), computed only when a loss (``Loss.g_uses_real``) or a trick
 reads it. The steps of every model family call these hooks through the same code
-(``gan_cli/steps.py``: ``Step``).
+(``gan_cli/training/steps.py``: ``Step``).
 
 Once, when the run is built: ``data_shape`` (what D is built for, before the model exists),
 ``check`` (refuse impossible combinations), ``wrap`` (change the networks), ``configure``

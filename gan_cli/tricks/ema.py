@@ -12,9 +12,9 @@ import copy
 
 import torch
 
-from gan_cli import checkpoint
 from gan_cli.registry import TRICKS
 from gan_cli.schema import Fraction, NonNegativeFloat, NonNegativeInt
+from gan_cli.training import checkpoint
 from gan_cli.tricks.base import Trick
 
 

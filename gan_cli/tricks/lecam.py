@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from gan_cli import distributed
 from gan_cli.registry import TRICKS
 from gan_cli.schema import Fraction, NonNegativeFloat
+from gan_cli.training import distributed
 from gan_cli.tricks.base import Phase, Trick
 
 

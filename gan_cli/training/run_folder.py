@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from gan_cli import checkpoint
 from gan_cli.animation import write_progress_gif
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.files import atomic_write
 from gan_cli.images import sample_picture
 from gan_cli.trackers import Trackers
+from gan_cli.training import checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from gan_cli.datasets.base import Batch, DataSource
-from gan_cli.steps import AdversarialStep
+from gan_cli.training.steps import AdversarialStep
 
 
 def fixed_batch(data: DataSource, n: int) -> Batch:

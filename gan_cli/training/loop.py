@@ -15,22 +15,23 @@ from typing import Any
 
 import torch
 
-from gan_cli import checkpoint, components, distributed
+from gan_cli import components
 from gan_cli.datasets.base import BatchStream, DataSource, split_off
-from gan_cli.devices import pick_device
 from gan_cli.errors import GanError, Interrupted
-from gan_cli.interrupts import StopSignals
-from gan_cli.monitor import DMonitor
-from gan_cli.nonfinite import NonFiniteGuard, NonFiniteLoss
-from gan_cli.performance import Performance
-from gan_cli.progress import TrainingProgress
 from gan_cli.registry import DATASETS
-from gan_cli.run_folder import RunFolder
 from gan_cli.sampling import generate, seeded_inputs
-from gan_cli.schedules import start_value
-from gan_cli.steps import AdversarialStep
-from gan_cli.threads import CoreShare
-from gan_cli.training_state import RandomState, Tensors, TrainingState
+from gan_cli.training import checkpoint, distributed
+from gan_cli.training.devices import pick_device
+from gan_cli.training.interrupts import StopSignals
+from gan_cli.training.monitor import DMonitor
+from gan_cli.training.nonfinite import NonFiniteGuard, NonFiniteLoss
+from gan_cli.training.performance import Performance
+from gan_cli.training.progress import TrainingProgress
+from gan_cli.training.run_folder import RunFolder
+from gan_cli.training.schedules import start_value
+from gan_cli.training.state import RandomState, Tensors, TrainingState
+from gan_cli.training.steps import AdversarialStep
+from gan_cli.training.threads import CoreShare
 
 log = logging.getLogger(__name__)
 

@@ -91,9 +91,10 @@ def evaluate_checkpoint(
 
     (Imports here: this module is imported by the CLI, and ``gan --help`` must not load torch.)
     """
-    from gan_cli import checkpoint, sampling
-    from gan_cli.devices import OPTION, pick_device
-    from gan_cli.training_loop import load_data
+    from gan_cli import sampling
+    from gan_cli.training import checkpoint
+    from gan_cli.training.devices import OPTION, pick_device
+    from gan_cli.training.loop import load_data
 
     if n < 2:
         raise GanError(f"-n must be at least 2, got {n}")

@@ -17,10 +17,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from gan_cli import checkpoint, search
+from gan_cli import search
 from gan_cli.config import GROUPS, check_settings, compose, config_dir, resolve
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.report_error import print_error, print_stopped
+from gan_cli.training import checkpoint
 
 # What a resumed run may change: how long and how it logs, never what it trains.
 RESUMABLE_KEYS = ("train.steps", "log.", "sample.every", "checkpoint.", "device", "data.root")
@@ -59,7 +60,7 @@ def guarded(job: Callable[[], Any], trial: bool = False) -> Any:
 def start(cfg: dict[str, Any], run_dir: Path) -> dict[str, float]:
     """A new run; with ``resume=PATH`` it starts from that checkpoint's full state. Returns its
     final record."""
-    from gan_cli.training_loop import train
+    from gan_cli.training.loop import train
 
     if (run_dir / "metrics.jsonl").exists() or (run_dir / "checkpoints").exists():
         raise GanError(f"{run_dir} already holds a run; continue it with: gan resume {run_dir}")
@@ -141,7 +142,7 @@ def resume(target: Path, overrides: list[str]) -> None:
     Only from its newest checkpoint: continuing from an older one would replace ``last.pt``
     and drop the later records, so that is refused, and ``gan train resume=CKPT`` branches
     into a new folder instead."""
-    from gan_cli.training_loop import train
+    from gan_cli.training.loop import train
 
     ckpt = checkpoint.resolve_path(target)
     run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent

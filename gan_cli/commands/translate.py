@@ -74,11 +74,11 @@ def translate(
     import torch
     from PIL import Image
 
-    from gan_cli.checkpoint import resolve_path
-    from gan_cli.devices import OPTION, pick_device
     from gan_cli.images import to_uint8
     from gan_cli.models.image_to_image import Translator
     from gan_cli.sampling import load_run
+    from gan_cli.training.checkpoint import resolve_path
+    from gan_cli.training.devices import OPTION, pick_device
 
     if direction not in DIRECTIONS:
         raise GanError(f"unknown direction '{direction}'; valid: {', '.join(DIRECTIONS)}")

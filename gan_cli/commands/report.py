@@ -31,8 +31,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
+
+import typer
 
 from gan_cli import outputs, plots, search
 from gan_cli.errors import GanError
@@ -736,3 +738,44 @@ def report_command(
         console.print(study.describe(), highlight=False, markup=False)
     console.print(f"report: {target}", highlight=False)
     return target
+
+
+def report(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Multirun folders, run folders, or folders that hold runs.")
+    ],
+    sort: Annotated[
+        str | None, typer.Option("--sort", "-s", help="A metric, or run, status, step, wall.")
+    ] = None,
+    ascending: Annotated[
+        bool | None,
+        typer.Option(
+            "--ascending/--descending",
+            help="Sort order \\[default: ascending for run, wall, *loss, *_kl, fid, kid; else descending].",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder \\[default: DIR/report].")
+    ] = None,
+    running_minutes: Annotated[
+        float, typer.Option(min=0, help="An unfinished run whose files changed this recently is 'running'.")
+    ] = 10.0,
+) -> None:
+    """Compare runs: a table of their final metrics, and a Markdown report with sample grids and curves.
+
+    Examples:
+
+      gan report outputs/multirun/2026-11-22/20-31-05               # every job of a sweep
+
+      gan report outputs/multirun/2026-11-22/20-31-05 --sort modes_covered
+
+      gan report outputs/2026-11-22 --sort g_loss --descending      # every run of a day
+
+      gan report runA runB --out cmp/                               # any runs, report in cmp/
+
+    The report (report.md, curve_<metric>.png) goes to DIR/report; run folders are only read.
+    An earlier report there is rewritten; if any other file has a name the report would write,
+    nothing is written and the command says which. Runs that crashed or are still running show
+    as 'stopped' or 'running'.
+    """
+    report_command(paths, sort, ascending, out, running_minutes)

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from gan_cli import checkpoint
 from gan_cli.errors import GanError
+from gan_cli.training import checkpoint
 
 
 class Stateful(Protocol):

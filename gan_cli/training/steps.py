@@ -13,9 +13,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gan_cli import distributed
 from gan_cli.datasets.base import Batch
 from gan_cli.losses.base import Loss
+from gan_cli.training import distributed
 from gan_cli.tricks.base import Phase, TrickSet
 
 Critic = Callable[[torch.Tensor], torch.Tensor]  # a D, or one domain's D
@@ -129,7 +129,7 @@ class AdversarialStep(Step):
 
     def d_scores(self, batch: Batch, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D's raw outputs on ``batch``'s reals and on G(z) under the batch's labels, fed to D as
-        training feeds it (the tricks' inputs and forward); no update (gan_cli/monitor.py)."""
+        training feeds it (the tricks' inputs and forward); no update (gan_cli/training/monitor.py)."""
         self.model.condition(batch.labels)
         fake = self.model.generator(z)
         return self.tricks.d_forward(

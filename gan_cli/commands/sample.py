@@ -95,8 +95,9 @@ def sample(
     mix: bool,
 ) -> str:
     """Write the samples; returns the line saying what was written where."""
-    from gan_cli import checkpoint, sampling
-    from gan_cli.devices import OPTION, pick_device
+    from gan_cli import sampling
+    from gan_cli.training import checkpoint
+    from gan_cli.training.devices import OPTION, pick_device
 
     if mix and fmt != "grid":
         raise GanError("--mix writes one grid picture; leave --format at grid")

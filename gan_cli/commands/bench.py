@@ -41,7 +41,7 @@ def flops_per_image(cfg: dict[str, Any]) -> float | None:
     from torch.utils.flop_counter import FlopCounterMode
 
     from gan_cli import components
-    from gan_cli.training_loop import load_data
+    from gan_cli.training.loop import load_data
 
     cfg = {**cfg, "device": "cpu", "train": {**cfg["train"], "batch_size": 8}}
     data = load_data(cfg)
@@ -66,7 +66,7 @@ def measure(overrides: list[str], warmup: int, interval: int, repeats: int) -> d
     import torch
 
     from gan_cli.config import compose, resolve
-    from gan_cli.training_loop import train
+    from gan_cli.training.loop import train
 
     warm_steps = -(-warmup // interval) * interval  # whole intervals
     steps = warm_steps + interval * repeats
@@ -141,7 +141,7 @@ def bench_command(
     from rich.table import Table
 
     from gan_cli.outputs import check_new, new_file
-    from gan_cli.performance import PLAIN
+    from gan_cli.training.performance import PLAIN
 
     overrides = list(ctx.args)
     if json_out is not None:  # checked before minutes of benchmarking, written only at the end

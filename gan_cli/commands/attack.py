@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gan_cli.data_cli import OVERRIDES
+from gan_cli.commands.data import OVERRIDES
 from gan_cli.errors import GanError
 from gan_cli.options import Checkpoint, Device, ctrl_c_exits
 
@@ -392,7 +392,7 @@ def classifier_target(
     overrides: list[str], n: int, device: torch.device
 ) -> tuple[ClassifierTarget, torch.Tensor, torch.Tensor]:
     """The classifier of the data the overrides name, and up to ``n`` of its held-out images."""
-    from gan_cli.data_cli import composed, load
+    from gan_cli.commands.data import composed, load
     from gan_cli.metrics.classifier import held_out, trained_classifier
 
     cfg = composed(overrides)
@@ -418,11 +418,11 @@ def d_target(
     """The D of ``ckpt`` and the first ``n`` images of the checkpoint's own dataset."""
     import torch
 
-    from gan_cli.checkpoint import resolve_path
-    from gan_cli.evaluation import evaluation_notes
+    from gan_cli.commands.evaluate import evaluation_notes
     from gan_cli.sampling import load_run
-    from gan_cli.steps import AdversarialStep
-    from gan_cli.training_loop import load_data
+    from gan_cli.training.checkpoint import resolve_path
+    from gan_cli.training.loop import load_data
+    from gan_cli.training.steps import AdversarialStep
 
     ckpt = resolve_path(ckpt)
     parts, state = load_run(ckpt)
@@ -506,8 +506,8 @@ def attack_command(
     from rich.console import Console
     from rich.table import Table
 
-    from gan_cli.devices import OPTION, pick_device
     from gan_cli.outputs import check_new
+    from gan_cli.training.devices import OPTION, pick_device
 
     eps_list = parse_eps(eps)
     check_choice(method, "--method", METHODS)

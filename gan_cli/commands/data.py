@@ -37,7 +37,7 @@ def composed(overrides: list[str]) -> dict[str, Any]:
 
 def load(cfg: dict[str, Any]) -> Any:
     """The dataset ``cfg`` names, built as training builds it."""
-    from gan_cli.training_loop import load_data
+    from gan_cli.training.loop import load_data
 
     return load_data(cfg)
 

@@ -94,7 +94,7 @@ def reproduce_command(
 
 def run(name: str, budget: str, seeds: int | None, rows: str | None, overrides: list[str], console) -> None:
     """Check every job, claim the sweep folder, run the sweep, then write and print the table."""
-    from gan_cli.cli import prepare, run_hydra, split_hydra_args
+    from gan_cli.commands.train import prepare, run_hydra, split_hydra_args
 
     protocol = protocols.load(name)
     if budget not in protocols.BUDGETS:
@@ -162,7 +162,7 @@ def show(folder: Path, console) -> None:
 
 def aggregate(protocol: Protocol, folder: Path, seeds: int) -> list[Result]:
     """Each row's finished runs in ``folder``, their final metrics as mean ± standard error."""
-    from gan_cli.report import mean_se, read_run
+    from gan_cli.commands.report import mean_se, read_run
 
     by_row: dict[str, list[Any]] = {row.name: [] for row in protocol.rows}
     for path in runs_in(folder):
@@ -188,7 +188,7 @@ def aggregate(protocol: Protocol, folder: Path, seeds: int) -> list[Result]:
 
 def runs_in(folder: Path) -> list[Path]:
     """The run folders of a sweep; none yet is an empty table, not an error."""
-    from gan_cli.report import find_runs
+    from gan_cli.commands.report import find_runs
 
     try:
         return find_runs([folder])
@@ -197,7 +197,7 @@ def runs_in(folder: Path) -> list[Path]:
 
 
 def ours(result: Result, key: str) -> str:
-    from gan_cli.report import format_mean_se
+    from gan_cli.commands.report import format_mean_se
 
     return format_mean_se(*result.values[key][:2]) if key in result.values else "—"
 

@@ -1,0 +1,1 @@
+"""The `gan` commands, one module per verb (registered in gan_cli/cli.py)."""
