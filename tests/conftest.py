@@ -90,6 +90,20 @@ def tiny_config(tmp_path: Path, *overrides: str) -> dict:
     return resolve(compose([*overrides, *shrink, f"data.root={tmp_path / 'data'}"]))
 
 
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """A data folder of the test module's own (nothing downloaded: offline tests)."""
+    return str(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def digits(root):
+    """The bundled 10k MNIST split at resolution 32: the shipped classifier's data."""
+    from gan_cli.datasets.mnist import mnist
+
+    return mnist(root, resolution=32, download=False, split="test")
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     torch.manual_seed(0)

@@ -8,24 +8,12 @@ import torch
 from PIL import Image
 
 from gan_cli.commands import attack
-from gan_cli.datasets.mnist import mnist
 from gan_cli.metrics import classifier
 from gan_cli.training.loop import train
 from tests.conftest import run_gan, tiny_config
 
 CPU = torch.device("cpu")
 N = 128  # held-out digits attacked
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(scope="module")
-def digits(root):
-    """The bundled 10k MNIST split at resolution 32: the shipped classifier's data."""
-    return mnist(root, resolution=32, download=False, split="test")
 
 
 @pytest.fixture(scope="module")

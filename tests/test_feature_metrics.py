@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from gan_cli.datasets.base import Data
-from gan_cli.datasets.mnist import mnist
 from gan_cli.errors import GanError
 from gan_cli.metrics import classifier, extractors, features
 from gan_cli.metrics.frechet import frechet_distance, gaussian_stats
@@ -16,17 +15,6 @@ from gan_cli.metrics.inception import InceptionExtractor, InceptionV3, inception
 from gan_cli.registry import METRICS
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(scope="module")
-def digits(root):
-    """The bundled 10k MNIST split at resolution 32: the shipped classifier's data."""
-    return mnist(root, resolution=32, download=False, split="test")
 
 
 def metric(name, root, **params):
