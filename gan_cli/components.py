@@ -8,11 +8,12 @@ from typing import Any
 
 import torch
 
-from gan_cli.datasets.base import data_spec
+from gan_cli.datasets.base import DataSource, data_spec
 from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
 from gan_cli.metrics.base import Metric
 from gan_cli.models.base import GAN
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import DATASETS, LOSSES, META_KEYS, METRICS, MODELS, TRICKS
 from gan_cli.training.schedules import Schedules
 from gan_cli.tricks.base import TrickSet
@@ -48,6 +49,22 @@ class Components:
                 z[outside] = torch.randn(int(outside.sum()), generator=generator)
                 outside = z.abs() > truncation
         return self.tricks.latent(z.to(device))
+
+    def inputs(
+        self,
+        n: int,
+        generator: torch.Generator,
+        device: torch.device | str = "cpu",
+        labels: torch.Tensor | None = None,
+        truncation: float | None = None,
+        data: DataSource | None = None,
+    ) -> Inputs:
+        """n inputs for the model, on ``device``, drawn with ``generator``: latents from the run's
+        prior for the classes ``labels``, or what the family takes from ``data``."""
+        inputs = self.model.draw_inputs(
+            n, lambda k: self.latent(k, device, generator, truncation), generator, labels, data
+        )
+        return inputs.to(device)
 
 
 def named_configs(group_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:

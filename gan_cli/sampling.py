@@ -20,9 +20,12 @@ import torch
 from PIL import Image
 
 from gan_cli import components, outputs
+from gan_cli.datasets.base import DataSource
 from gan_cli.errors import GanError
 from gan_cli.images import grid_size, scatter, stream_grid, to_uint8
+from gan_cli.metrics.base import Evaluation
 from gan_cli.models.base import GAN
+from gan_cli.models.inputs import Inputs
 from gan_cli.training import checkpoint
 
 FORMATS = ("grid", "npz", "png")
@@ -45,20 +48,14 @@ def evaluating(model: GAN) -> Iterator[None]:
         model.train(was_training)
 
 
-def generate(
-    model: GAN,
-    z: torch.Tensor,
-    ema: bool = True,
-    labels: torch.Tensor | None = None,
-    truncation: float | None = None,
-) -> torch.Tensor:
+def generate(model: GAN, inputs: Inputs, ema: bool = True, truncation: float | None = None) -> torch.Tensor:
     """Samples in eval mode, so they do not depend on the batch; from the EMA generator when the
-    run keeps one and ``ema``; for ``labels`` if conditional; ``truncation`` for a model that
-    truncates in its own latent space (``truncates_in_w``; others have truncated z already)."""
+    run keeps one and ``ema``; ``truncation`` for a model that truncates in its own latent space
+    (``truncates_in_w``; others have truncated z already)."""
     with evaluating(model):
         if truncation is not None and model.truncates_in_w:
-            return model.generate(z, ema, labels, truncation)
-        return model.generate(z, ema, labels)
+            return model.generate(inputs, ema, truncation)
+        return model.generate(inputs, ema)
 
 
 def seeded_inputs(
@@ -68,15 +65,21 @@ def seeded_inputs(
     device: torch.device | str = "cpu",
     label: int | None = None,
     truncation: float | None = None,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """n latents drawn with ``seed`` and their labels, as training draws its fixed sample and
-    evaluation batches: for a conditional model the classes in order (n rounded down to a
-    multiple of the classes, so a resumed run finds the batch it saved) unless ``label`` picks
-    one class; for an unconditional one no labels. ``gan sample`` draws exactly n (``draw``)."""
+    data: DataSource | None = None,
+) -> Inputs:
+    """n inputs drawn with ``seed``, as training draws its fixed grid and evaluation batches: for
+    a conditional model the classes in order (n rounded down to a multiple of the classes, one
+    grid row per class) unless ``label`` picks one class; for a family whose inputs are images,
+    taken from ``data``. ``gan sample`` draws exactly n (``draw``)."""
     labels = parts.model.sample_labels(n, label)
     n = n if labels is None else len(labels)
-    z = parts.latent(n, device, torch.Generator().manual_seed(seed), truncation)
-    return z, None if labels is None else labels.to(device)
+    return parts.inputs(n, torch.Generator().manual_seed(seed), device, labels, truncation, data)
+
+
+def evaluation(model: GAN, inputs: Inputs, outputs: torch.Tensor, data: DataSource) -> Evaluation:
+    """What the metrics are given for ``outputs`` generated from ``inputs``: the real data they
+    should resemble (the model's ``reference`` of ``data``), their classes, and their targets."""
+    return Evaluation(outputs, model.reference(data), inputs.labels, inputs, inputs.targets)
 
 
 def load_run(path: str | Path) -> tuple[components.Components, dict]:
@@ -141,11 +144,6 @@ def class_labels(model: GAN, n: int, label: int | None, start: int = 0, stop: in
     return index // (n // classes) if n % classes == 0 else index % classes
 
 
-def sample_labels(model: GAN, n: int, label: int | None = None) -> torch.Tensor | None:
-    """The labels of all n samples ``draw`` makes (see ``class_labels``)."""
-    return class_labels(model, n, label)
-
-
 @contextmanager
 def no_rng_use(device: torch.device) -> Iterator[None]:
     """The global random state (CPU, and ``device``'s if CUDA) as it was before the block."""
@@ -180,20 +178,16 @@ def plan(
     label: int | None = None,
     batch: int = BATCH,
 ) -> Plan:
-    """The plan for ``n`` samples, from one probe sample (its shape, and how many images a latent
-    gives: two for CoGAN's pairs). Families whose samples come in groups (CoGAN's pairs of rows,
-    a translator's grid of its inputs) generate one grid row of latents per call, so the layout
-    of each call is that of the whole grid."""
-    from gan_cli.models.image_to_image import GRID_INPUTS, Translator
-
+    """The plan for ``n`` samples, from one probe sample (its shape, and how many images an input
+    gives: two for CoGAN's pairs). Families whose samples come in groups (CoGAN's pairs of rows)
+    generate one grid row of inputs per call, so the layout of each call is that of the whole
+    grid. A family whose inputs are images (a translator) has nothing to sample without them and
+    is refused here in one line."""
     model = parts.model.to(device)
-    class_labels(model, 1, label)  # refuse a bad --label before generating
-    if isinstance(model, Translator):
-        n = min(n, GRID_INPUTS)  # it shows its stored inputs: up to GRID_INPUTS a row
-    z = parts.latent(1, device, torch.Generator().manual_seed(0))
-    labels = class_labels(model, 1, label)
+    labels = class_labels(model, 1, label)  # refuses a bad --label before generating
+    inputs = parts.inputs(1, torch.Generator().manual_seed(0), device, labels)
     with no_rng_use(device):  # a model's own noise (dropout kept at test time) draws from it
-        probe = generate(model, z, ema, None if labels is None else labels.to(device), truncation)
+        probe = generate(model, inputs, ema, truncation)
     per, shape, count = len(probe), tuple(probe.shape[1:]), len(probe) * n
     if model.num_classes and label is None:
         classes = model.num_classes
@@ -226,16 +220,16 @@ def chunks(
     ema: bool = True,
     label: int | None = None,
 ) -> Iterator[torch.Tensor]:
-    """The samples of plan ``p``, ``p.per_call`` latents at a time, on the CPU. The latents are
-    drawn batch after batch from one generator seeded with ``seed`` (the same values as drawing
+    """The samples of plan ``p``, ``p.per_call`` inputs at a time, on the CPU. The inputs are
+    drawn batch after batch from one generator seeded with ``seed`` (the same latents as drawing
     them at once, unless truncation redraws some)."""
     model = parts.model.to(device)
     generator = torch.Generator().manual_seed(seed)
     for start in range(0, p.latents, p.per_call):
         stop = min(start + p.per_call, p.latents)
-        z = parts.latent(stop - start, device, generator, truncation)
         labels = class_labels(model, p.latents, label, start, stop)
-        yield generate(model, z, ema, None if labels is None else labels.to(device), truncation).cpu()
+        inputs = parts.inputs(stop - start, generator, device, labels, truncation)
+        yield generate(model, inputs, ema, truncation).cpu()
 
 
 def draw(
@@ -281,9 +275,13 @@ def mixing_rows(
     z_rows = parts.latent(k, device, torch.Generator().manual_seed(seed))
     z_cols = parts.latent(k, device, torch.Generator().manual_seed(seed + 1))
     with evaluating(model):
-        cols = torch.cat([model.generate(z, ema, None, truncation).cpu() for z in z_cols.split(BATCH)])
+        cols = torch.cat(
+            [model.generate(Inputs({"z": z}), ema, truncation).cpu() for z in z_cols.split(BATCH)]
+        )
         yield torch.cat([torch.ones_like(cols[:1]), cols])
-        rows = torch.cat([model.generate(z, ema, None, truncation).cpu() for z in z_rows.split(BATCH)])
+        rows = torch.cat(
+            [model.generate(Inputs({"z": z}), ema, truncation).cpu() for z in z_rows.split(BATCH)]
+        )
         for i in range(k):
             mixes = [model.mix(z_rows[i : i + 1], z, ema, truncation).cpu() for z in z_cols.split(BATCH)]
             yield torch.cat([rows[i : i + 1], *mixes])
@@ -308,7 +306,7 @@ def mixing_plan(parts: components.Components, n: int, device: torch.device, ema:
     if not hasattr(model, "mix"):
         raise GanError(f"--mix needs a style-based model (model=stylegan), not {model.registered_name}")
     with evaluating(model):
-        probe = model.generate(parts.latent(1, device, torch.Generator().manual_seed(0)), ema)
+        probe = model.generate(Inputs({"z": parts.latent(1, device, torch.Generator().manual_seed(0))}), ema)
     side = mixing_side(n) + 1
     return Plan(side * side, side, side * side, tuple(probe.shape[1:]), side)
 

@@ -10,6 +10,7 @@ import torch
 from gan_cli import components
 from gan_cli.config import compose, resolve
 from gan_cli.errors import GanError
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import LOSSES, MODELS
 from gan_cli.training import checkpoint
 from gan_cli.training.loop import train
@@ -65,7 +66,7 @@ def test_the_networks_follow_the_paper_from_8x8_to_the_resolution():
         assert decoder.fc.out_features == 4 * 8 * 8
         assert sum(isinstance(m, torch.nn.Upsample) for m in decoder.modules()) == 2  # 8 -> 16 -> 32
     assert model.generator.fc.weight.data_ptr() != model.discriminator.head.fc.weight.data_ptr()
-    assert model.generate(torch.randn(2, 8)).shape == (2, 3, 32, 32)
+    assert model.generate(Inputs({"z": torch.randn(2, 8)})).shape == (2, 3, 32, 32)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 4, 4), (1, 16, 8), (2,)])

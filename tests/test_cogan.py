@@ -4,6 +4,7 @@ import torch
 
 from gan_cli import components, sampling
 from gan_cli.datasets.base import Batch
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import LOSSES, MODELS
 from gan_cli.tricks.base import TrickSet
 
@@ -43,7 +44,7 @@ def test_a_pair_comes_from_one_latent_and_grids_put_a_above_b():
     model = tiny_cogan().eval()
     z = torch.randn(16, 8)
     a, b = model.generator(z)
-    images = model.generate(z)
+    images = model.generate(Inputs({"z": z}))
     r = model.row_length(len(images))
     assert r == 8 and images.shape == (32, *SHAPE)
     assert torch.equal(images[:8], a[:8]) and torch.equal(images[8:16], b[:8])

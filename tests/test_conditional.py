@@ -8,6 +8,7 @@ from gan_cli import components, sampling
 from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
 from gan_cli.models.conditioning import LabelConcat, LabelReader
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.training import checkpoint
 from gan_cli.training.loop import train
@@ -59,11 +60,11 @@ def test_labels_steer_both_networks(family, method, tmp_path):
     assert model.num_classes == 10
     z = torch.randn(4, model.z_dim)
     first, second = torch.tensor([0, 1, 2, 3]), torch.tensor([5, 6, 7, 8])
-    fake = model.generate(z, labels=first)
+    fake = model.generate(Inputs({"z": z}, labels=first))
     assert fake.shape == (4, *SHAPE)
-    assert not torch.allclose(fake, model.generate(z, labels=second))
+    assert not torch.allclose(fake, model.generate(Inputs({"z": z}, labels=second)))
     with pytest.raises(GanError, match="class-conditional"):
-        model.generate(z)
+        model.generate(Inputs({"z": z}))
     model.condition(first)
     scores = model.discriminator(fake)
     assert scores.shape == (4,)
@@ -134,7 +135,7 @@ def test_unconditional_models_stay_as_they_were(tmp_path):
         assert model.num_classes == 0 and model.implied_tricks() == []
         assert not any(isinstance(m, LabelReader) and m.labels is not None for m in model.modules())
         model.condition(torch.zeros(4, dtype=torch.long))  # ignored
-        assert model.generate(parts.latent(4)).shape == (4, *SHAPE)
+        assert model.generate(Inputs({"z": parts.latent(4)})).shape == (4, *SHAPE)
         assert list(model.discriminator.state_dict())[0] == first_layer[family]
         assert not any("projection" in k or "classifier" in k for k in model.state_dict())
 
@@ -183,7 +184,7 @@ def test_tricks_that_call_the_networks_work_with_labels(overrides, tmp_path):
     ema = getattr(parts.model, "ema_generator", None)
     if ema is not None:
         labels = torch.tensor([1, 2])
-        sampling.generate(parts.model, torch.randn(2, 8), labels=labels)
+        sampling.generate(parts.model, Inputs({"z": torch.randn(2, 8)}, labels=labels))
         assert all(torch.equal(m.labels, labels) for m in ema.modules() if isinstance(m, LabelReader))
 
 
@@ -196,11 +197,13 @@ def test_conditional_run_samples_each_class_and_round_trips_its_checkpoint(famil
     grid = sampling.draw(parts, 20, seed=0, device=torch.device("cpu"))
     assert grid.shape == (20, *SHAPE) and parts.model.row_length(20) == 2  # one row per class
     sevens = sampling.draw(parts, 4, seed=0, device=torch.device("cpu"), label=7)
-    z, labels = sampling.seeded_inputs(parts, 4, 0, label=7)
-    assert labels.tolist() == [7] * 4
-    assert torch.equal(sevens, sampling.generate(parts.model, z, labels=labels))
+    inputs = sampling.seeded_inputs(parts, 4, 0, label=7)
+    assert inputs.labels.tolist() == [7] * 4
+    assert torch.equal(sevens, sampling.generate(parts.model, inputs))
     # The same latents for another class give other images: the label matters after training too.
-    assert not torch.equal(sevens, sampling.generate(parts.model, z, labels=torch.full((4,), 1)))
+    assert not torch.equal(
+        sevens, sampling.generate(parts.model, Inputs(inputs.named, labels=torch.full((4,), 1)))
+    )
 
 
 def test_resumed_conditional_run_matches_the_uninterrupted_one(tmp_path):

@@ -25,7 +25,9 @@ from omegaconf import OmegaConf
 from gan_cli import components, schema
 from gan_cli.config import config_dir, group_options
 from gan_cli.datasets.base import DataSource, data_spec
+from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.errors import GanError
+from gan_cli.metrics.base import Evaluation
 from gan_cli.registry import DATASETS, LOSSES, METRICS, TRICKS
 from tests.conftest import tiny_config
 from tests.test_compat import image_folder
@@ -107,15 +109,17 @@ def test_a_two_domain_model_loaded_into_another_build_generates_alike(model_name
     built = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        built.append(components.build(cfg, (1, 16, 16), 0).model.eval())
-    z, x = torch.randn(4, built[0].z_dim), torch.rand(4, 1, 16, 16) * 2 - 1
+        parts = components.build(cfg, (1, 16, 16), 0)
+        built.append(parts.model.eval())
+    x = torch.rand(4, 1, 16, 16) * 2 - 1
+    inputs = parts.inputs(4, torch.Generator().manual_seed(0), data=TwoDomainData(x, other=-x))
 
     def outputs():
         """What `gan sample` and, for translators, `gan translate` show of each build."""
         results = []
         for model in built:
             torch.manual_seed(2)  # pix2pix's dropout is its noise, in eval mode too
-            shown = [model.generate(z)]
+            shown = [model.generate(inputs)]
             if hasattr(model, "translate"):
                 shown.append(model.translate(x, "AtoB"))
             results.append(torch.cat([s.flatten() for s in shown]))
@@ -407,7 +411,7 @@ def test_a_metric_builds_from_its_yamls_and_gives_finite_numbers_or_nothing(name
     other = "digits" if probe.data == "points" else "points"
     for kind in (probe.data, other):
         labels = data[kind].labels[:64] if probe.conditional else None
-        record = metric(data[kind].head(64), data[kind], labels)
+        record = metric(Evaluation(data[kind].head(64), data[kind], labels))
         assert isinstance(record, dict) and all_finite(record), (kind, record)
         assert record or kind == other, f"{name} gave nothing on the data it is probed with"
 

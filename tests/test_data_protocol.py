@@ -19,6 +19,7 @@ from gan_cli.datasets.streaming import StreamingData
 from gan_cli.datasets.toy_mixtures import ring8
 from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.metrics import classifier
+from gan_cli.metrics.base import Evaluation
 from gan_cli.registry import METRICS
 from gan_cli.training.loop import train
 from tests.conftest import tiny_config
@@ -65,7 +66,7 @@ def test_every_kind_of_data_is_a_data_source(folder):
         assert len(data.fingerprint()) == 16
     assert not hasattr(streamed(folder), "modes")  # the mode centres belong to toy mixtures alone
     points = torch.randn(64, 2)
-    assert METRICS.build({"name": "toy_modes"})(points, Data(points)) == {}
+    assert METRICS.build({"name": "toy_modes"})(Evaluation(points, Data(points))) == {}
 
 
 def test_in_memory_fingerprint_is_the_key_existing_caches_were_written_under():

@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from gan_cli.datasets.toy_mixtures import grid25, ring8
+from gan_cli.metrics.base import Evaluation
 from gan_cli.registry import METRICS
 
 
 def toy_modes(samples, data):
-    return METRICS.build({"name": "toy_modes"})(samples, data)
+    return METRICS.build({"name": "toy_modes"})(Evaluation(samples, data))
 
 
 def test_real_samples_cover_every_mode_with_high_quality():
@@ -43,7 +44,7 @@ def test_one_high_quality_sample_covers_a_mode_and_min_samples_asks_more():
     samples = torch.cat([data.modes[0].expand(2499, 2), data.modes[1].expand(1, 2)])
     assert toy_modes(samples, data)["modes_covered"] == 2  # PacGAN's code: one is enough
     strict = METRICS.build({"name": "toy_modes", "min_samples": 20})
-    assert strict(samples, data)["modes_covered"] == 1
+    assert strict(Evaluation(samples, data))["modes_covered"] == 1
 
 
 def test_reverse_kl_counts_only_high_quality_samples():

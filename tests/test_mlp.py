@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from gan_cli.models.inputs import Inputs
 from gan_cli.models.mlp import ACTIVATIONS, INITS, Activation, Init, Maxout, hidden_layer
 from gan_cli.registry import MODELS
 from gan_cli.training.loop import train
@@ -129,7 +130,7 @@ def test_conditioning_reads_ds_own_width(method):
         num_classes=3,
     )
     labels = torch.tensor([0, 1, 2, 1])
-    fake = model.generate(torch.randn(4, 2), labels=labels)
+    fake = model.generate(Inputs({"z": torch.randn(4, 2)}, labels=labels))
     model.condition(labels)
     assert model.discriminator(fake).shape == (4,)
     if method == "auxiliary":

@@ -7,6 +7,7 @@ from gan_cli import components
 from gan_cli.config import group_options
 from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.training.steps import update
 from tests.conftest import tiny_config
@@ -40,7 +41,7 @@ def cases():
 def test_generator_and_discriminator_shapes(model_name, shape, tmp_path):
     cfg = tiny_config(tmp_path, f"model={model_name}", *OWN_LOSS.get(model_name, []))
     parts = components.build(cfg, shape, 0)
-    fake = parts.model.generate(parts.latent(5))
+    fake = parts.model.generate(Inputs({"z": parts.latent(5)}))
     assert fake.shape == (5, *shape)
     if len(shape) == 3:
         assert fake.min() >= -1 and fake.max() <= 1
@@ -73,7 +74,7 @@ def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, sh
     rebuilt.load_state_dict(model.state_dict())
     z = parts.latent(3)
     model.eval(), rebuilt.eval()
-    assert torch.equal(model.generate(z), rebuilt.generate(z))
+    assert torch.equal(model.generate(Inputs({"z": z})), rebuilt.generate(Inputs({"z": z})))
 
 
 def test_dcgan_refuses_shapes_it_cannot_make():
@@ -99,7 +100,7 @@ def test_dcgan_sparse_gradient_options(option, tmp_path):
     assert (torch.nn.LeakyReLU in {type(m) for m in model.generator.modules()}) == (key == "g_activation")
     assert (torch.nn.AvgPool2d in kinds) == (key == "d_downsample")
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
-    assert model.discriminator(model.generate(torch.randn(3, 100))).shape == (3,)
+    assert model.discriminator(model.generate(Inputs({"z": torch.randn(3, 100)}))).shape == (3,)
 
 
 def test_truncated_latents_stay_within_the_bound_and_keep_their_seed(tmp_path):

@@ -7,6 +7,7 @@ from PIL import Image
 from gan_cli import components
 from gan_cli.datasets.base import Batch
 from gan_cli.datasets.mnist_domains import outline
+from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS, LOSSES, MODELS
 from gan_cli.tricks.base import TrickSet
@@ -49,7 +50,13 @@ def test_one_step_trains_on_the_adversarial_term_plus_l1_to_the_target():
     assert scalars["g_loss"] > 100 * scalars["l1"] - 1e-4  # λ = 100 plus a positive adversarial term
     for net in ("generator.g", "discriminator"):
         assert any(not torch.equal(model.state_dict()[k], v) for k, v in before.items() if k.startswith(net))
-    assert model.generate(torch.zeros(4, 0)).shape == (3 * 4, *SHAPE)  # inputs, outputs, targets
+    inputs = model.draw_inputs(
+        4, None, torch.Generator().manual_seed(0), data=TwoDomainData(a, other=-a, paired=True)
+    )
+    assert torch.equal(inputs.targets, -inputs["source"])  # paired: each source's counterpart
+    images, nrow = model.picture(inputs)
+    assert images.shape == (3 * 4, *SHAPE) and nrow == 4  # sources, outputs, targets
+    assert torch.equal(images[8:], inputs.targets)
 
 
 def test_paired_folders_match_names_and_crops_cut_both_images_alike(tmp_path, caplog):

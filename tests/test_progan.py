@@ -194,7 +194,7 @@ def test_a_run_resumed_mid_fade_matches_the_uninterrupted_one_and_samples_at_its
     a = sampling.load_run(tmp_path / "full" / "checkpoints" / "last.pt")[0]
     b = sampling.load_run(tmp_path / "half" / "checkpoints" / "last.pt")[0]
     assert (a.model.generator.level, a.model.generator.alpha) == (2, pytest.approx(2 / 3))
-    z, _ = sampling.seeded_inputs(a, 6, 0)
-    assert torch.equal(sampling.generate(a.model, z), sampling.generate(b.model, z))
+    inputs = sampling.seeded_inputs(a, 6, 0)
+    assert torch.equal(sampling.generate(a.model, inputs), sampling.generate(b.model, inputs))
     grids = sorted(p.name for p in (tmp_path / "full" / "samples").glob("step_*.png"))
     assert grids[0] == "step_0000000.png" and len(grids) >= 4  # growth is visible step by step

@@ -11,6 +11,7 @@ from gan_cli import components, sampling
 from gan_cli.config import compose, resolve
 from gan_cli.datasets.base import Batches, Data
 from gan_cli.errors import GanError
+from gan_cli.models.inputs import Inputs
 from gan_cli.models.r3gan import ACTIVATION_GAIN, Resample, ResidualBlock, interpolating_kernel
 from gan_cli.registry import MODELS
 from gan_cli.training.loop import train
@@ -37,7 +38,7 @@ def test_generator_and_discriminator_shapes(shape, classes):
     model = build(shape, classes)
     z = torch.randn(6, 8)
     labels = torch.arange(6) % 10 if classes else None
-    fake = model.generate(z, labels=labels)
+    fake = model.generate(Inputs({"z": z}, labels=labels))
     assert fake.shape == (6, *shape) and fake.min() >= -1 and fake.max() <= 1  # clipped when shown
     model.condition(labels)
     assert model.generator(z).shape == (6, *shape)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gan_cli.errors import GanError
 from gan_cli.training import checkpoint, run_dirs
 from gan_cli.training.loop import train
-from gan_cli.training.state import Tensors, TrainingState
+from gan_cli.training.state import TrainingState
 from tests.conftest import TINY_CLI_RUN, run_gan, tiny_config
 
 SAME_SECOND = datetime(2026, 12, 1, 9, 30, 15)
@@ -178,16 +178,16 @@ def test_a_run_stopped_in_its_final_phase_is_finished_by_resume(tmp_path, monkey
 def test_the_training_state_saves_and_restores_the_loss_scaler_and_misses_nothing():
     def scaler_state(scale):
         scaler = torch.amp.GradScaler("cpu", init_scale=scale, growth_interval=7)
-        return scaler, TrainingState({"config": {}}, {"scaler": scaler, "fixed": Tensors(torch.zeros(3))})
+        return scaler, TrainingState({"config": {}}, {"scaler": scaler, "norm": torch.nn.BatchNorm1d(3)})
 
     saved_scaler, saved = scaler_state(1024.0)
     saved_scaler._lazy_init_scale_growth_tracker(torch.device("cpu"))
-    saved.parts["fixed"].tensors[0].fill_(2.0)
+    saved.parts["norm"].running_mean.fill_(2.0)
     checkpoint_ = saved.state_dict(step=3)
     restored_scaler, restored = scaler_state(1.0)
     assert restored.load_state_dict(checkpoint_) == 3
     assert restored_scaler.state_dict() == saved_scaler.state_dict()
-    assert restored.parts["fixed"].tensors[0].tolist() == [2.0, 2.0, 2.0]
+    assert restored.parts["norm"].running_mean.tolist() == [2.0, 2.0, 2.0]
     with pytest.raises(GanError, match="no scaler state"):
         restored.load_state_dict({k: v for k, v in checkpoint_.items() if k != "scaler"})
 

@@ -11,6 +11,7 @@ from gan_cli.config import compose, resolve
 from gan_cli.errors import GanError
 from gan_cli.models.attention import SelfAttention
 from gan_cli.models.conditioning import ConditionalBatchNorm2d
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.training import checkpoint
 from gan_cli.training.loop import train
@@ -157,13 +158,13 @@ def test_conditional_run_trains_checkpoints_and_samples_with_and_without_labels(
     grid = sampling.draw(parts, 20, 0, cpu)
     assert grid.shape == (20, *SHAPE) and parts.model.row_length(20) == 2
     fours = sampling.draw(parts, 3, 0, cpu, truncation=0.5, label=4)
-    z, labels = sampling.seeded_inputs(parts, 3, 0, label=4, truncation=0.5)
-    assert z.abs().max() <= 0.5
-    assert torch.equal(fours, sampling.generate(parts.model, z, labels=labels))
+    inputs = sampling.seeded_inputs(parts, 3, 0, label=4, truncation=0.5)
+    assert inputs["z"].abs().max() <= 0.5 and inputs.labels.tolist() == [4] * 3
+    assert torch.equal(fours, sampling.generate(parts.model, inputs))
     again, _ = sampling.load_run(ckpt)  # the round trip is exact
     assert torch.equal(fours, sampling.draw(again, 3, 0, cpu, truncation=0.5, label=4))
     with pytest.raises(GanError, match="class-conditional"):
-        parts.model.generate(z)
+        parts.model.generate(Inputs(inputs.named))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -189,7 +190,5 @@ def test_resumed_biggan_run_matches_the_uninterrupted_one(tmp_path):
     assert resumed["d_loss"] == full["d_loss"] and resumed["g_loss"] == full["g_loss"]
     a = sampling.load_run(tmp_path / "full" / "checkpoints" / "last.pt")[0]
     b = sampling.load_run(tmp_path / "half" / "checkpoints" / "last.pt")[0]
-    z, labels = sampling.seeded_inputs(a, 10, 0)
-    assert torch.equal(
-        sampling.generate(a.model, z, labels=labels), sampling.generate(b.model, z, labels=labels)
-    )
+    inputs = sampling.seeded_inputs(a, 10, 0)
+    assert torch.equal(sampling.generate(a.model, inputs), sampling.generate(b.model, inputs))

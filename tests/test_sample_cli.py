@@ -122,9 +122,9 @@ def test_npz_is_written_in_batches_and_equals_the_latents_drawn_at_once(run, her
     sizes = []
     generate = sampling.generate
 
-    def counted(model, z, *args):
-        sizes.append(len(z))
-        return generate(model, z, *args)
+    def counted(model, inputs, *args):
+        sizes.append(len(inputs))
+        return generate(model, inputs, *args)
 
     monkeypatch.setattr(sampling, "generate", counted)
     result = gan("sample", "--ckpt", run, "-n", "600", "-f", "npz", "-o", "s.npz", "--device", "cpu")
@@ -134,9 +134,9 @@ def test_npz_is_written_in_batches_and_equals_the_latents_drawn_at_once(run, her
     images = np.load(here / "s.npz")["images"]
     assert images.shape == (600, 1, 16, 16) and images.dtype == np.float32
     parts, _ = sampling.load_run(run / "checkpoints" / "last.pt")
-    z, _ = sampling.seeded_inputs(parts, 600, 0)  # all at once
+    inputs = sampling.seeded_inputs(parts, 600, 0)  # all at once
     for start in (0, 256, 512):
-        expected = generate(parts.model, z[start : start + 256])
+        expected = generate(parts.model, inputs.slice(start, start + 256))
         assert np.array_equal(images[start : start + 256], expected.numpy())
     assert not [p for p in here.iterdir() if p.name.startswith(".")]  # no temporary file left
 

@@ -11,6 +11,7 @@ from gan_cli.datasets.mnist import mnist
 from gan_cli.datasets.stacked_mnist import CLASSES, stacked_mnist
 from gan_cli.errors import GanError
 from gan_cli.metrics import classifier, stacked_modes
+from gan_cli.metrics.base import Evaluation
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.metrics.stacked_modes import kl_floor, single_digits
 from gan_cli.registry import METRICS, MODELS
@@ -69,13 +70,13 @@ def test_single_digits_are_each_distinct_digit_once(stacked):
 
 
 def test_real_stacked_samples_reach_the_modes_they_hold(stacked, modes):
-    result = modes(stacked.samples, stacked)
+    result = modes(Evaluation(stacked.samples, stacked))
     assert abs(result["stacked_modes"] - len(stacked.labels.unique())) < 40
     assert result["stacked_kl"] < 0.6
 
 
 def test_the_record_carries_the_classifier_accuracy_and_the_kl_floor(stacked, modes):
-    result = modes(stacked.samples[:1000], stacked)
+    result = modes(Evaluation(stacked.samples[:1000], stacked))
     assert 0.9 < result["digit_accuracy"] <= 1  # 300 steps here; the full schedule reaches 0.99
     assert result["stacked_kl_floor"] == kl_floor(1000)
 
@@ -99,14 +100,14 @@ def test_training_digits_shift_within_their_frame():
 
 def test_a_collapsed_generator_reaches_one_mode(stacked, modes):
     collapsed = stacked.samples[:1].repeat(500, 1, 1, 1)
-    result = modes(collapsed, stacked)
+    result = modes(Evaluation(collapsed, stacked))
     assert result["stacked_modes"] == 1
     assert result["stacked_kl"] == pytest.approx(math.log(1000))
 
 
 def test_the_metric_applies_only_to_stacked_mnist(root, modes):
     digits = mnist(root, resolution=32, download=False)
-    assert modes(digits.samples[:10], digits) == {}
+    assert modes(Evaluation(digits.samples[:10], digits)) == {}
 
 
 def test_the_stacked_mnist_dcgan_has_the_paper_s_maps_at_28x28():

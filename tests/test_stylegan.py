@@ -10,6 +10,7 @@ from PIL import Image
 from gan_cli import components, sampling
 from gan_cli.config import compose, resolve
 from gan_cli.errors import GanError
+from gan_cli.models.inputs import Inputs
 from gan_cli.models.stylegan import StyleLayer, modulated_conv
 from gan_cli.registry import MODELS
 from gan_cli.training.loop import train
@@ -65,10 +66,14 @@ def test_truncation_pulls_w_to_the_tracked_mean_and_leaves_z_alone(tmp_path):
     w, mean = model.generator.mapping(z), model.generator.mapping.w_avg
     styles = model.generator.styles(z, truncation=0.7)
     assert torch.allclose(styles[:, 3], mean + 0.7 * (w - mean), atol=1e-6)
-    at_mean = sampling.generate(model, z, truncation=1e-6)
+    at_mean = sampling.generate(model, Inputs({"z": z}), truncation=1e-6)
     assert torch.allclose(at_mean, at_mean[:1].expand_as(at_mean), atol=1e-4)  # ψ -> 0: the mean image
-    assert torch.equal(sampling.generate(model, z, truncation=1.0), sampling.generate(model, z))
-    assert not torch.allclose(sampling.generate(model, z, truncation=0.5), sampling.generate(model, z))
+    assert torch.equal(
+        sampling.generate(model, Inputs({"z": z}), truncation=1.0), sampling.generate(model, Inputs({"z": z}))
+    )
+    assert not torch.allclose(
+        sampling.generate(model, Inputs({"z": z}), truncation=0.5), sampling.generate(model, Inputs({"z": z}))
+    )
 
 
 def test_style_mixing_switches_latents_at_one_random_layer_per_sample_while_training():
@@ -127,7 +132,7 @@ def test_mixing_a_latent_with_itself_is_that_latent_s_image():
     z = torch.randn(3, 8)
     with torch.no_grad():
         mixes = model.mix(z, z).view(3, 3, *SHAPE)
-        images = model.generate(z)
+        images = model.generate(Inputs({"z": z}))
         assert torch.allclose(mixes.diagonal(dim1=0, dim2=1).movedim(-1, 0), images, atol=1e-5)
         other = torch.randn(2, 8)
         coarse_from_z = model.mix(z, other).view(3, 2, *SHAPE)

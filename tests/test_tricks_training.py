@@ -10,6 +10,7 @@ from torch import nn
 from gan_cli import components, sampling
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import LOSSES
 from gan_cli.sampling import generate
 from gan_cli.training import checkpoint
@@ -198,7 +199,9 @@ def test_virtual_batch_norm_trains_samples_and_restores_from_a_checkpoint(tmp_pa
     samples = sampling.draw(parts, 3, seed=0, device=torch.device("cpu"))
     assert samples.shape == (3, 1, 16, 16) and torch.isfinite(samples).all()
     z = parts.latent(3, "cpu", torch.Generator().manual_seed(0))
-    assert torch.allclose(samples[:1], generate(parts.model, z[:1]), atol=1e-6)  # batch-independent
+    assert torch.allclose(
+        samples[:1], generate(parts.model, Inputs({"z": z[:1]})), atol=1e-6
+    )  # batch-independent
 
 
 def test_virtual_batch_norm_refuses_networks_without_batch_norm():

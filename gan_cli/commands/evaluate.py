@@ -91,7 +91,10 @@ def evaluate_checkpoint(
 
     (Imports here: this module is imported by the CLI, and ``gan --help`` must not load torch.)
     """
+    import torch
+
     from gan_cli import sampling
+    from gan_cli.datasets.base import split_off
     from gan_cli.training import checkpoint
     from gan_cli.training.devices import OPTION, pick_device
     from gan_cli.training.loop import load_data
@@ -111,22 +114,27 @@ def evaluate_checkpoint(
             f"but its dataset now loads as {data.shape}"
         )
     has_ema = getattr(parts.model, "ema_generator", None) is not None
-    samples = sampling.draw(parts, n, seed, target, ema=ema).to(target)
-    # The labels draw() generated for: a conditional model gets the classes in turn.
-    labels = sampling.sample_labels(parts.model, len(samples))
-    labels = None if labels is None else labels.to(target)
+    # Inputs that are images come from held-out data when the run trained on a subset.
+    _, held_out = split_off(data, cfg["dataset"].get("limit"))
+    unseen = held_out if held_out is not None else data
+    labels = sampling.class_labels(parts.model, n, None)  # a conditional model: the classes in turn
+    inputs = parts.inputs(n, torch.Generator().manual_seed(seed), target, labels, data=unseen)
+    outputs = torch.cat(
+        [sampling.generate(parts.model, part, ema) for part in inputs.batches(sampling.BATCH)]
+    )
+    ev = sampling.evaluation(parts.model, inputs, outputs, data)
     results: dict[str, float] = {}
     protocol: dict[str, Any] = {}
     with evaluation_notes():
         for metric in chosen:
-            values = metric(samples, data, labels)
+            values = metric(ev)
             results.update(values)
             if values and getattr(metric, "protocol", None):
                 protocol[metric.registered_name] = metric.protocol
     record = {
         "checkpoint": str(ckpt),
         "step": state["step"],
-        "n": len(samples),
+        "n": len(outputs),
         "seed": seed,
         "ema": ema and has_ema,
         "metrics_set": metrics or "the checkpoint's",

@@ -82,6 +82,17 @@ class TwoDomainData(Data):
             other_labels=part(self.other_labels, in_b),
         )
 
+    def other_domain(self) -> Data:
+        """Domain B as a dataset of its own: what a translation from A should resemble."""
+        return Data(
+            self.other,
+            self.other_labels,
+            num_classes=self.num_classes,
+            description=f"{self.description}, domain B",
+            classes=self.classes,
+            augment=self.augment,
+        )
+
     def batches(self, batch_size: int, seed: int) -> TwoDomainBatches:
         return TwoDomainBatches(self, batch_size, seed)
 

@@ -8,10 +8,7 @@ show that class. ``class_acc_min`` exposes the class a generator fails; uncondit
 
 from __future__ import annotations
 
-import torch
-
-from gan_cli.datasets.base import DataSource
-from gan_cli.metrics.base import Metric
+from gan_cli.metrics.base import Evaluation, Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
 from gan_cli.metrics.extractors import extractor
 from gan_cli.registry import METRICS
@@ -27,9 +24,8 @@ class ClassAccuracy(Metric):
     ):
         self.root = root
 
-    def __call__(
-        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
-    ) -> dict[str, float]:
+    def __call__(self, ev: Evaluation) -> dict[str, float]:
+        samples, data, labels = ev.outputs, ev.data, ev.labels
         if labels is None or samples.dim() != 4:
             return {}
         net = extractor("classifier", data, self.root, None, samples.device)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import DataSource
 from gan_cli.datasets.stacked_mnist import CLASSES as STACKED
-from gan_cli.metrics.base import Metric
+from gan_cli.metrics.base import Evaluation, Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
 from gan_cli.metrics.extractors import extractor
 from gan_cli.metrics.histogram import kl_to_uniform
@@ -32,9 +31,8 @@ class ClassModes(Metric):
         self.root = root
         self.min_share = min_share
 
-    def __call__(
-        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
-    ) -> dict[str, float]:
+    def __call__(self, ev: Evaluation) -> dict[str, float]:
+        samples, data, labels = ev.outputs, ev.data, ev.labels
         if labels is not None or samples.dim() != 4 or data.classes == STACKED:
             return {}
         net = extractor("classifier", data, self.root, None, samples.device)

@@ -10,10 +10,7 @@ more samples), so compare FIDs only at equal ``n``; KID is unbiased.
 
 from __future__ import annotations
 
-import torch
-
-from gan_cli.datasets.base import DataSource
-from gan_cli.metrics.base import Metric
+from gan_cli.metrics.base import Evaluation, Metric
 from gan_cli.metrics.extractors import image_extractor
 from gan_cli.metrics.features import FeatureSpace
 from gan_cli.metrics.frechet import frechet_distance, gaussian_stats
@@ -45,9 +42,8 @@ class FeatureDistances(Metric):
         self.k = k
         self.protocol: dict = {}
 
-    def __call__(
-        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
-    ) -> dict[str, float]:
+    def __call__(self, ev: Evaluation) -> dict[str, float]:
+        samples, data = ev.outputs, ev.data
         net = image_extractor(self.kind, samples, data, self.root, self.weights)
         if net is None:
             return {}

@@ -21,7 +21,7 @@ import torch
 
 from gan_cli.datasets.base import Data, DataSource
 from gan_cli.datasets.stacked_mnist import CLASSES
-from gan_cli.metrics.base import Metric
+from gan_cli.metrics.base import Evaluation, Metric
 from gan_cli.metrics.classifier import ClassifierExtractor, trained_classifier
 from gan_cli.metrics.features import CHUNK
 from gan_cli.metrics.histogram import kl_to_uniform
@@ -73,9 +73,8 @@ class StackedModes(Metric):
         self._classifier: tuple[str, ClassifierExtractor | None] | None = None  # by data fingerprint
         self._floors: dict[int, float] = {}  # sample count -> KL floor
 
-    def __call__(
-        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
-    ) -> dict[str, float]:
+    def __call__(self, ev: Evaluation) -> dict[str, float]:
+        samples, data = ev.outputs, ev.data
         if data.classes != CLASSES or samples.dim() != 4 or samples.shape[1] != 3:
             return {}
         net = self._digit_classifier(data, samples.device)

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import DataSource
 from gan_cli.datasets.toy_mixtures import ToyMixture
-from gan_cli.metrics.base import Metric
+from gan_cli.metrics.base import Evaluation, Metric
 from gan_cli.metrics.histogram import kl_to_uniform
 from gan_cli.registry import METRICS
 from gan_cli.schema import PositiveFloat, PositiveInt
@@ -33,9 +32,8 @@ class ToyModes(Metric):
         self.radius_std = radius_std
         self.min_samples = min_samples
 
-    def __call__(
-        self, samples: torch.Tensor, data: DataSource, labels: torch.Tensor | None = None
-    ) -> dict[str, float]:
+    def __call__(self, ev: Evaluation) -> dict[str, float]:
+        samples, data = ev.outputs, ev.data
         if not isinstance(data, ToyMixture) or samples.dim() != 2:
             return {}
         centres = data.modes.to(samples.device, samples.dtype)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gan_cli.datasets.base import DataSource
 from gan_cli.errors import GanError
+from gan_cli.models.inputs import Inputs, Prior
 from gan_cli.training.steps import AdversarialStep
 
 
@@ -54,15 +56,44 @@ class GAN(nn.Module):
         run's trick set once the model is built, so they cannot change the shape D sees."""
         return []
 
-    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def draw_inputs(
+        self,
+        n: int,
+        prior: Prior,
+        generator: torch.Generator,
+        labels: torch.Tensor | None = None,
+        data: DataSource | None = None,
+    ) -> Inputs:
+        """A batch of n inputs: here n latents from ``prior`` and the classes to make (``labels``,
+        from ``sample_labels``). A family whose inputs come from the data draws them from ``data``
+        with ``generator``, and refuses in one line when there is none."""
+        return Inputs({"z": prior(n)}, labels=labels)
+
+    def generate(self, inputs: Inputs, ema: bool = True) -> torch.Tensor:
         """Samples from the EMA generator when there is one (``ema_generator``, set by the ema
-        trick) and ``ema`` is true, else from G; for ``labels`` when conditional."""
+        trick) and ``ema`` is true, else from G; for ``inputs.labels`` when conditional."""
         if self.num_classes:
-            if labels is None:
+            if inputs.labels is None:
                 raise GanError("this model is class-conditional: give the labels to sample")
-            self.condition(labels)
+            self.condition(inputs.labels)
+        return self.current_generator(ema)(inputs["z"])
+
+    def current_generator(self, ema: bool = True) -> nn.Module:
+        """The EMA generator when the run keeps one and ``ema``, else G."""
         ema_generator = getattr(self, "ema_generator", None)  # a submodule, so no class default
-        return (ema_generator if ema and ema_generator is not None else self.generator)(z)
+        return ema_generator if ema and ema_generator is not None else self.generator
+
+    def picture(self, inputs: Inputs, ema: bool = True) -> tuple[torch.Tensor, int | None]:
+        """The images of a sample grid of ``inputs`` and their count per row (None: as square as
+        possible). A family whose grid shows more than its outputs (a translator's sources and
+        targets) overrides."""
+        images = self.generate(inputs, ema)
+        return images, self.row_length(len(images))
+
+    def reference(self, data: DataSource) -> DataSource:
+        """The real data the outputs should resemble, for the metrics: the training data, or a
+        translator's target domain."""
+        return data
 
     def sample_labels(self, n: int, label: int | None = None) -> torch.Tensor | None:
         """Labels for n samples: None when unconditional; all ``label`` when given; else the

@@ -46,6 +46,7 @@ from torch import nn
 
 from gan_cli.errors import GanError
 from gan_cli.models.base import GAN, Discriminator
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
@@ -80,9 +81,9 @@ class BEGAN(GAN):
             Decoder(z_dim, channels, d_channels, blocks, block_convs),
         )
 
-    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, inputs: Inputs, ema: bool = True) -> torch.Tensor:
         # G's output is linear (as in the paper); images are clipped only when shown.
-        return super().generate(z, ema, labels).clamp(-1, 1)
+        return super().generate(inputs, ema).clamp(-1, 1)
 
     def implied_tricks(self) -> list:
         return [EnergyScores(), *([UniformLatent()] if self.prior == "uniform" else [])]

@@ -22,6 +22,7 @@ from gan_cli.datasets.base import Batch
 from gan_cli.models.base import GAN, Discriminator, init_dcgan_weights
 from gan_cli.models.dcgan import DCGAN, DNorm
 from gan_cli.models.image_to_image import TwoDomainStep
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
 
@@ -107,11 +108,11 @@ class CoGAN(GAN):
         self.generator = _CoupledGenerators(base.generator)
         self.discriminator = _CoupledDiscriminators(base.discriminator)
 
-    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, inputs: Inputs, ema: bool = True) -> torch.Tensor:
         """Pairs for the latents ``z``: a row of domain A images above the domain B row of the
         same latents (see ``row_length``)."""
-        a, b = super().generate(z, ema, labels)
-        r = pairs_per_row(len(z))
+        a, b = super().generate(inputs, ema)
+        r = pairs_per_row(len(inputs))
         return torch.cat([rows for pair in zip(a.split(r), b.split(r)) for rows in pair])
 
     def row_length(self, n: int, label: int | None = None) -> int | None:

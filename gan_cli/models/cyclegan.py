@@ -22,17 +22,18 @@ from torch import nn
 from gan_cli.datasets.base import Batch
 from gan_cli.models.image_to_image import (
     NORMS,
-    GridInputs,
     ImagePool,
     Norm,
     PatchGAN,
     ResnetGenerator,
     Translator,
+    TranslatorNetworks,
     TwoDomainStep,
     UNet,
     check_image_shape,
     init_normal,
 )
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.schema import NonNegativeFloat, NonNegativeInt, PositiveInt
 
@@ -50,7 +51,6 @@ class CycleStep(TwoDomainStep):
         model, G, D = self.model, self.model.generator, self.model.discriminator
         self.tricks.on_step(step)
         real_a, real_b = self.draw(next_batch)
-        G.grid.keep(real_a, real_b)
         fake_b, fake_a = G.g_ab(real_a), G.g_ba(real_b)
 
         d_loss_a, phase_a = self.d_phase(step, D.d_a, real_a, D.pool_a(fake_a))
@@ -77,11 +77,10 @@ class CycleStep(TwoDomainStep):
         )
 
 
-class _Generators(nn.Module):
-    def __init__(self, g_ab: nn.Module, g_ba: nn.Module, data_shape: tuple[int, ...]):
+class _Generators(TranslatorNetworks):
+    def __init__(self, g_ab: nn.Module, g_ba: nn.Module):
         super().__init__()
         self.g_ab, self.g_ba = g_ab, g_ba
-        self.grid = GridInputs(data_shape)
 
 
 class _Discriminators(nn.Module):
@@ -94,7 +93,6 @@ class _Discriminators(nn.Module):
 @MODELS.register("cyclegan")
 class CycleGAN(Translator):
     directions = ("AtoB", "BtoA")
-    grid_rows = 6  # a, G(a), F(G(a)), b, F(b), G(F(b))
     step_class = CycleStep
 
     def __init__(
@@ -121,7 +119,7 @@ class CycleGAN(Translator):
             return UNet(channels, g_channels, g_downsamplings, layer, dropout=0.0)
 
         self.cycle_weight, self.identity_weight = cycle_weight, identity_weight
-        self.generator = _Generators(make_generator(), make_generator(), tuple(data_shape))
+        self.generator = _Generators(make_generator(), make_generator())
         self.discriminator = _Discriminators(
             PatchGAN(channels, d_channels, d_layers, layer),
             PatchGAN(channels, d_channels, d_layers, layer),
@@ -130,10 +128,12 @@ class CycleGAN(Translator):
         self.apply(init_normal)
 
     def translate(self, x: torch.Tensor, direction: str, ema: bool = True) -> torch.Tensor:
-        translators = self._translators(ema)
+        translators = self.current_generator(ema)
         return (translators.g_ab if direction == "AtoB" else translators.g_ba)(x)
 
-    def grid(self, generator: nn.Module, n: int) -> list[torch.Tensor]:
-        a, b = generator.grid.a[:n], generator.grid.b[:n]
-        fake_b, fake_a = generator.g_ab(a), generator.g_ba(b)
-        return [a, fake_b, generator.g_ba(fake_b), b, fake_a, generator.g_ab(fake_a)]
+    def grid_rows(self, inputs: Inputs, ema: bool) -> list[torch.Tensor]:
+        """a, G(a), F(G(a)), then b, F(b), G(F(b)): both translations and both round trips."""
+        G = self.current_generator(ema)
+        a, b = inputs["source"], inputs["other"]
+        fake_b, fake_a = G.g_ab(a), G.g_ba(b)
+        return [a, fake_b, G.g_ba(fake_b), b, fake_a, G.g_ab(fake_a)]

@@ -28,9 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_cli.datasets.base import Batch
+from gan_cli.datasets.base import Batch, DataSource
+from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.errors import GanError
 from gan_cli.models.base import GAN
+from gan_cli.models.inputs import Inputs, Prior, seeded_positions
 from gan_cli.training.steps import Step
 from gan_cli.tricks.experience_replay import ExperienceReplay
 
@@ -41,7 +43,7 @@ NORMS = {
     "instance": lambda c: nn.InstanceNorm2d(c),
     "batch": nn.BatchNorm2d,
 }
-GRID_INPUTS = 8  # real inputs shown per grid row by translators
+GRID_INPUTS = 8  # sources shown in a translator's grid (its columns)
 
 
 def check_image_shape(data_shape: tuple[int, ...], family: str, multiple: int) -> tuple[int, int]:
@@ -186,27 +188,19 @@ def init_normal(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class GridInputs(nn.Module):
-    """Real inputs of both domains for the sample grids, taken from the first training batch.
+class TranslatorNetworks(nn.Module):
+    """The generator networks of a translator family. Checkpoints written while the grid's
+    sources were kept in the model hold them as ``grid.*`` buffers: they are dropped on load, so
+    those checkpoints still load."""
 
-    Buffers, so checkpoints carry them and ``gan sample`` shows the run's own inputs. Until the
-    first step they are blank (mid-grey), so the grid of step 0 shows what G makes of nothing.
-    """
-
-    def __init__(self, data_shape: tuple[int, ...]):
+    def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("a", torch.zeros(GRID_INPUTS, *data_shape))
-        self.register_buffer("b", torch.zeros(GRID_INPUTS, *data_shape))
-        self.register_buffer("filled", torch.tensor(False))
+        self.register_load_state_dict_pre_hook(drop_grid_buffers)
 
-    @torch.no_grad()
-    def keep(self, a: torch.Tensor, b: torch.Tensor) -> None:
-        """Remember the first batch's inputs (cycled when the batch is smaller than the grid)."""
-        if not self.filled:
-            index = torch.arange(GRID_INPUTS, device=a.device)
-            self.a.copy_(a[index % len(a)])
-            self.b.copy_(b[index % len(b)])
-            self.filled.fill_(True)
+
+def drop_grid_buffers(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    for key in [k for k in state_dict if k.startswith(f"{prefix}grid.")]:
+        del state_dict[key]
 
 
 class ImagePool(nn.Module):
@@ -229,33 +223,57 @@ class ImagePool(nn.Module):
 
 
 class Translator(GAN):
-    """A two-domain family that maps images to images (no latent: ``z_dim`` is 0).
+    """A two-domain family that maps images to images: its input is a source image of domain A
+    (``draw_inputs`` takes them from the data), its output the image of domain B it becomes, and
+    the metrics compare the outputs with domain B. Paired data gives each source its target.
 
-    ``generator`` holds the networks and a ``GridInputs`` as ``generator.grid``; ``generate``
-    shows the grid inputs with their translations, ``grid_rows`` rows of up to ``GRID_INPUTS``
-    (the number of latent vectors the caller passes picks how many columns).
+    A sample grid shows up to ``GRID_INPUTS`` sources in columns, with the rows ``grid_rows``
+    (sources, translations, and what else the family shows).
     """
 
-    z_dim = 0
     directions: tuple[str, ...] = ("AtoB",)
-    grid_rows = 1
 
     def translate(self, x: torch.Tensor, direction: str, ema: bool = True) -> torch.Tensor:
         raise NotImplementedError
 
-    def grid(self, generator: nn.Module, n: int) -> list[torch.Tensor]:
-        """The ``grid_rows`` rows of a grid of ``n`` inputs, from ``generator``."""
+    def grid_rows(self, inputs: Inputs, ema: bool) -> list[torch.Tensor]:
+        """The rows of a grid of ``inputs`` (one column per source)."""
         raise NotImplementedError
 
-    def _translators(self, ema: bool) -> nn.Module:
-        ema_generator = getattr(self, "ema_generator", None)
-        return ema_generator if ema and ema_generator is not None else self.generator
+    def draw_inputs(
+        self,
+        n: int,
+        prior: Prior,
+        generator: torch.Generator,
+        labels: torch.Tensor | None = None,
+        data: DataSource | None = None,
+    ) -> Inputs:
+        """n sources of domain A drawn from ``data`` (and as many images of domain B, for the grids
+        of families that translate both ways), their classes where the data has them, and their
+        counterparts as targets when the domains are paired."""
+        if not isinstance(data, TwoDomainData):
+            raise GanError(
+                f"{self.registered_name} translates images, so its inputs come from two-domain data; "
+                "to translate your own images: gan translate --ckpt CKPT --input DIR"
+            )
+        at = seeded_positions(n, len(data), generator).to(data.samples.device)
+        other = data.other_domain()
+        b = other.take(at if data.paired else seeded_positions(n, len(other), generator).to(at.device))
+        return Inputs(
+            {"source": data.take(at), "other": b},
+            labels=None if data.labels is None else data.labels[at],
+            targets=b if data.paired else None,
+        )
 
-    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.cat(self.grid(self._translators(ema), max(1, min(len(z), GRID_INPUTS))))
+    def generate(self, inputs: Inputs, ema: bool = True) -> torch.Tensor:
+        return self.translate(inputs["source"], "AtoB", ema)
 
-    def row_length(self, n: int, label: int | None = None) -> int | None:
-        return max(1, n // self.grid_rows)
+    def picture(self, inputs: Inputs, ema: bool = True) -> tuple[torch.Tensor, int | None]:
+        shown = inputs.slice(0, GRID_INPUTS)
+        return torch.cat(self.grid_rows(shown, ema)), len(shown)
+
+    def reference(self, data: DataSource) -> DataSource:
+        return data.other_domain() if isinstance(data, TwoDomainData) else data
 
 
 class TwoDomainStep(Step):

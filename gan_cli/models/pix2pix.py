@@ -21,15 +21,16 @@ from torch import nn
 from gan_cli.datasets.base import Batch
 from gan_cli.models.image_to_image import (
     NORMS,
-    GridInputs,
     Norm,
     PatchGAN,
     Translator,
+    TranslatorNetworks,
     TwoDomainStep,
     UNet,
     check_image_shape,
     init_normal,
 )
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.schema import Fraction, NonNegativeFloat, NonNegativeInt, PositiveInt
 
@@ -41,7 +42,6 @@ class ConditionalStep(TwoDomainStep):
         model, G, D = self.model, self.model.generator, self.model.discriminator
         self.tricks.on_step(step)
         real_a, real_b = self.draw(next_batch)
-        G.grid.keep(real_a, real_b)
         fake_b = G.g(real_a)
         real_pair, fake_pair = torch.cat([real_a, real_b], 1), torch.cat([real_a, fake_b], 1)
 
@@ -54,16 +54,14 @@ class ConditionalStep(TwoDomainStep):
         return self.scalars(d_loss, g_loss, [d_phase], d_grad_norm, g_grad_norm, l1=l1)
 
 
-class _Generator(nn.Module):
-    def __init__(self, g: nn.Module, data_shape: tuple[int, ...]):
+class _Generator(TranslatorNetworks):
+    def __init__(self, g: nn.Module):
         super().__init__()
         self.g = g
-        self.grid = GridInputs(data_shape)
 
 
 @MODELS.register("pix2pix")
 class Pix2Pix(Translator):
-    grid_rows = 3  # a, G(a), b
     step_class = ConditionalStep
 
     def __init__(
@@ -81,13 +79,13 @@ class Pix2Pix(Translator):
         channels, _ = check_image_shape(data_shape, "pix2pix", 2**g_depth)
         layer = NORMS[norm]
         self.l1_weight = l1_weight
-        self.generator = _Generator(UNet(channels, g_channels, g_depth, layer, dropout), tuple(data_shape))
+        self.generator = _Generator(UNet(channels, g_channels, g_depth, layer, dropout))
         self.discriminator = PatchGAN(2 * channels, d_channels, d_layers, layer)
         self.apply(init_normal)
 
     def translate(self, x: torch.Tensor, direction: str, ema: bool = True) -> torch.Tensor:
-        return self._translators(ema).g(x)
+        return self.current_generator(ema).g(x)
 
-    def grid(self, generator: nn.Module, n: int) -> list[torch.Tensor]:
-        a = generator.grid.a[:n]
-        return [a, generator.g(a), generator.grid.b[:n]]
+    def grid_rows(self, inputs: Inputs, ema: bool) -> list[torch.Tensor]:
+        """a, G(a) and b: source, translation, target."""
+        return [inputs["source"], self.generate(inputs, ema), inputs["other"]]

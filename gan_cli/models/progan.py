@@ -37,6 +37,7 @@ from gan_cli.models.equalized import (
     pixel_norm,
     upsample,
 )
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
 from gan_cli.training.steps import AdversarialStep
@@ -262,6 +263,6 @@ class ProGAN(GAN):
             x = torch.lerp(upsample(downsample(x)), x, G.alpha)
         return upsample(x, factor)
 
-    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, inputs: Inputs, ema: bool = True) -> torch.Tensor:
         # G's output is linear (as in the paper); images are clipped only when shown.
-        return super().generate(z, ema, labels).clamp(-1, 1)
+        return super().generate(inputs, ema).clamp(-1, 1)

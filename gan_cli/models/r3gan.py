@@ -50,6 +50,7 @@ from torch import nn
 from gan_cli.errors import GanError
 from gan_cli.models.base import Discriminator
 from gan_cli.models.conditioning import ConditionalGAN, LabelReader, one_hot
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
 
@@ -312,6 +313,6 @@ class R3GAN(ConditionalGAN):
             classes,
         )
 
-    def generate(self, z: torch.Tensor, ema: bool = True, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, inputs: Inputs, ema: bool = True) -> torch.Tensor:
         # G's output is linear (as in the paper); images are clipped only when shown.
-        return super().generate(z, ema, labels).clamp(-1, 1)
+        return super().generate(inputs, ema).clamp(-1, 1)

@@ -30,6 +30,7 @@ from torch import nn
 
 from gan_cli.models.base import GAN
 from gan_cli.models.equalized import LEAKY_GAIN, EqualizedLinear, leaky_relu, pixel_norm
+from gan_cli.models.inputs import Inputs
 from gan_cli.models.progan import ProgressiveDiscriminator, level_widths
 from gan_cli.registry import MODELS
 from gan_cli.schema import Fraction, PositiveFloat, PositiveInt, Probability
@@ -214,27 +215,17 @@ class StyleGAN(GAN):
         )
         self.discriminator = ProgressiveDiscriminator(widths, (d_input_shape or data_shape)[0], group_size)
 
-    def sampler(self, ema: bool) -> _Generator:
-        ema_generator = getattr(self, "ema_generator", None)
-        return ema_generator if ema and ema_generator is not None else self.generator
-
-    def generate(
-        self,
-        z: torch.Tensor,
-        ema: bool = True,
-        labels: torch.Tensor | None = None,
-        truncation: float | None = None,
-    ) -> torch.Tensor:
+    def generate(self, inputs: Inputs, ema: bool = True, truncation: float | None = None) -> torch.Tensor:
         """Samples; ``truncation`` ψ: w = mean w + ψ (w - mean w). The output is linear in
         training, clipped to [-1, 1] when shown."""
-        return self.sampler(ema)(z, truncation).clamp(-1, 1)
+        return self.current_generator(ema)(inputs["z"], truncation).clamp(-1, 1)
 
     def mix(
         self, z_rows: torch.Tensor, z_cols: torch.Tensor, ema: bool = True, truncation: float | None = None
     ) -> torch.Tensor:
         """The style-mixing table of the paper's figure 3: image (i, j) has row i's coarse
         styles (4×4 and 8×8: pose, shape) and column j's finer ones, row-major."""
-        G = self.sampler(ema)
+        G = self.current_generator(ema)
         rows, cols = G.styles(z_rows, truncation), G.styles(z_cols, truncation)
         cut = 2 * COARSE_LEVELS
         ws = torch.cat(

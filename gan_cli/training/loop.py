@@ -19,7 +19,7 @@ from gan_cli import components
 from gan_cli.datasets.base import BatchStream, DataSource, split_off
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.registry import DATASETS
-from gan_cli.sampling import generate, seeded_inputs
+from gan_cli.sampling import evaluating, evaluation, generate, seeded_inputs
 from gan_cli.training import checkpoint, distributed
 from gan_cli.training.devices import pick_device
 from gan_cli.training.interrupts import StopSignals
@@ -29,7 +29,7 @@ from gan_cli.training.performance import Performance
 from gan_cli.training.progress import TrainingProgress
 from gan_cli.training.run_folder import RunFolder
 from gan_cli.training.schedules import start_value
-from gan_cli.training.state import RandomState, Tensors, TrainingState
+from gan_cli.training.state import RandomState, TrainingState
 from gan_cli.training.steps import AdversarialStep
 from gan_cli.training.threads import CoreShare
 
@@ -69,7 +69,7 @@ class Tally:
 
 class Run:
     """One training run, set up once from ``cfg`` (the resolved config, plain containers): device,
-    data, networks, optimizers and schedules, the model family's step, the fixed latents, and the
+    data, networks, optimizers and schedules, the model family's step, the fixed inputs, and the
     one ``TrainingState`` that every checkpoint, resume and NaN rollback goes through."""
 
     def __init__(self, cfg: dict[str, Any], run_dir: Path) -> None:
@@ -94,10 +94,15 @@ class Run:
         self.speed.prepare(self.model)
         self._build_optimizers()
         self.batches = self._rank_batches()
-        # One fixed latent batch for every grid, so progress is comparable across steps and runs;
-        # conditional models get one row per class, and evaluate every class alike.
-        self.fixed_z, self.fixed_labels = seeded_inputs(parts, cfg["sample"]["n"], cfg["seed"], self.device)
-        self.eval_z, self.eval_labels = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, self.device)
+        # One fixed batch of inputs for every grid, so progress is comparable across steps and runs;
+        # conditional models get one row per class, and evaluate every class alike. A family whose
+        # inputs are images draws them from the training data, and is evaluated on held-out data
+        # when the run has some (dataset.limit).
+        self.fixed_inputs = seeded_inputs(
+            parts, cfg["sample"]["n"], cfg["seed"], self.device, data=self.train_data
+        )
+        unseen = self.held_out if self.held_out is not None else self.data
+        self.eval_inputs = seeded_inputs(parts, cfg["eval"]["n"], cfg["seed"] + 1, self.device, data=unseen)
         self.tally, self.guard = Tally(self.device), NonFiniteGuard(self.device)
         self.state = self._training_state()
         # 2-D points (toy data) are plotted over a sample of the real ones.
@@ -146,8 +151,8 @@ class Run:
             self.cfg["log"]["d_monitor"] and self.folder.main and isinstance(self.step_fn, AdversarialStep)
         ):
             return None
-        z, _ = seeded_inputs(self.parts, self.batches.batch_size, self.cfg["seed"] + 2, self.device)
-        return DMonitor(self.step_fn, self.train_data, self.held_out, z, self.device)
+        inputs = seeded_inputs(self.parts, self.batches.batch_size, self.cfg["seed"] + 2, self.device)
+        return DMonitor(self.step_fn, self.train_data, self.held_out, inputs["z"], self.device)
 
     def _training_state(self) -> TrainingState:
         data = self.data
@@ -162,7 +167,6 @@ class Run:
                 "loss": self.parts.loss,
                 "tricks": self.parts.tricks,
                 "batches": self.batches,
-                "fixed_z": Tensors(self.fixed_z),
                 "tally": self.tally,
                 "scaler": self.scaler,
                 "rng": RandomState(self.device),
@@ -225,20 +229,17 @@ class Run:
 
     def save_grid(self, step: int | None, name: str | None = None) -> None:
         """``samples/step_XXXXXXX.png`` (and TensorBoard's grid of ``step``), or ``name``."""
-        images = generate(self.model, self.fixed_z, labels=self.fixed_labels)
-        nrow = self.model.row_length(len(images))
+        with evaluating(self.model):
+            images, nrow = self.model.picture(self.fixed_inputs)
         self.folder.picture(name or f"step_{step:07d}.png", images, self.reference, nrow, step)
 
     def evaluate(self, step: int) -> dict[str, float]:
-        """Every metric on a fixed latent batch, as one record of its own in metrics.jsonl."""
+        """Every metric on the fixed evaluation inputs, as one record of its own in metrics.jsonl."""
         if not self.parts.metrics or not self.folder.main:
             return {}
-        samples = generate(self.model, self.eval_z, labels=self.eval_labels)
-        results = {
-            k: v
-            for metric in self.parts.metrics
-            for k, v in metric(samples, self.data, self.eval_labels).items()
-        }
+        outputs = generate(self.model, self.eval_inputs)
+        ev = evaluation(self.model, self.eval_inputs, outputs, self.data)
+        results = {k: v for metric in self.parts.metrics for k, v in metric(ev).items()}
         if results:
             self.folder.record({"step": step, **results})
         return results

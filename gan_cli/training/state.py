@@ -25,20 +25,6 @@ class Stateful(Protocol):
     def load_state_dict(self, state: Any) -> Any: ...
 
 
-class Tensors:
-    """Tensors restored in place (the fixed sample latents live on the training device)."""
-
-    def __init__(self, *tensors: torch.Tensor):
-        self.tensors = tensors
-
-    def state_dict(self) -> list[torch.Tensor]:
-        return [t.cpu() for t in self.tensors]
-
-    def load_state_dict(self, state: list[torch.Tensor]) -> None:
-        for tensor, saved in zip(self.tensors, state, strict=True):
-            tensor.copy_(saved)
-
-
 class RandomState:
     """The torch (CPU and CUDA) and Python random generators; gan-cli draws no numpy numbers."""
 
