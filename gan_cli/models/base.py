@@ -51,6 +51,11 @@ class GAN(nn.Module):
     def condition(self, labels: torch.Tensor | None) -> None:
         """The class labels the next calls of G and D are for (unconditional: ignored)."""
 
+    def prepare(self, data: DataSource, root: str) -> None:
+        """What the family takes from the data before training, once the model is on its device
+        (SRGAN: the dataset classifier its content loss measures in); ``root`` is the data root,
+        where such networks are cached. Most families take nothing."""
+
     def implied_tricks(self) -> list:
         """Tricks that are part of this model's objective (AC-GAN's class loss). They join the
         run's trick set once the model is built, so they cannot change the shape D sees."""

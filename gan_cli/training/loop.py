@@ -91,6 +91,7 @@ class Run:
         # The same networks on every rank: the same seed.
         self.parts = parts = components.build(cfg, self.data.shape, self.data.num_classes)
         self.model = parts.model.to(self.device)
+        self.model.prepare(self.data, cfg["data"]["root"])
         self.speed.prepare(self.model)
         self._build_optimizers()
         self.batches = self._rank_batches()
