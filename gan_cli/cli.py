@@ -20,6 +20,7 @@ from gan_cli.commands.reproduce import reproduce_command
 from gan_cli.commands.sample import sample_command
 from gan_cli.commands.train import resume_run, train
 from gan_cli.commands.translate import translate_command
+from gan_cli.commands.upscale import upscale_command
 from gan_cli.errors import GanError
 from gan_cli.report_error import print_error
 
@@ -49,6 +50,7 @@ app.add_typer(data_app, name="data")
 app.command("sample")(sample_command)
 app.command("eval")(eval_command)
 app.command("translate")(translate_command)
+app.command("upscale")(upscale_command)
 app.command("attack")(attack_command)
 app.command("reproduce", context_settings=EXTRA_ARGS)(reproduce_command)
 app.command("bench", context_settings=EXTRA_ARGS)(bench_command)

@@ -39,6 +39,13 @@ TINY_MODELS = {
     "r3gan": ["model.z_dim=8", "model.widths=[12,8,4]", "model.cardinality=[4,4,2]"],
     "cyclegan": ["model.g_channels=4", "model.g_blocks=1", "model.d_channels=4", "model.d_layers=2"],
     "pix2pix": ["model.g_channels=4", "model.g_depth=4", "model.d_channels=4", "model.d_layers=2"],
+    "srgan": [
+        "model.g_channels=4",
+        "model.g_blocks=1",
+        "model.d_channels=4",
+        "model.d_dense=8",
+        "model.content=l1",
+    ],
     "cogan": ["model.z_dim=8", "model.g_channels=4", "model.d_channels=4"],
     "sagan": [
         "model.z_dim=8",

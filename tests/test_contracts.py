@@ -371,6 +371,7 @@ class Probe(NamedTuple):
     params: dict[str, Any] = {}
     conditional: bool = False
     quick: dict[str, Any] = {}
+    targets: bool = False  # scores outputs against targets (here: the same images in another order)
 
 
 PROBES = {
@@ -379,6 +380,7 @@ PROBES = {
     "fid": Probe("digits", {"reference_n": 256, "kid_subsets": 2, "kid_subset_size": 16}),
     # Inception-v3's weights are not shipped: the classifier's feature space stands in.
     "inception_score": Probe("digits", {"features": "classifier", "splits": 2}),
+    "psnr_ssim": Probe("digits", targets=True),
     "stacked_modes": Probe("stacked", quick={"gan_cli.metrics.stacked_modes.DIGIT_STEPS": 10}),
     "toy_modes": Probe("points"),
 }
@@ -411,7 +413,9 @@ def test_a_metric_builds_from_its_yamls_and_gives_finite_numbers_or_nothing(name
     other = "digits" if probe.data == "points" else "points"
     for kind in (probe.data, other):
         labels = data[kind].labels[:64] if probe.conditional else None
-        record = metric(Evaluation(data[kind].head(64), data[kind], labels))
+        outputs = data[kind].head(64)
+        targets = outputs.flip(0) if probe.targets else None
+        record = metric(Evaluation(outputs, data[kind], labels, targets=targets))
         assert isinstance(record, dict) and all_finite(record), (kind, record)
         assert record or kind == other, f"{name} gave nothing on the data it is probed with"
 

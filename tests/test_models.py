@@ -22,7 +22,10 @@ SHAPES = {
     "stacked_dcgan": [(1, 16, 16), (3, 28, 28)],
     "r3gan": [(1, 16, 16), (3, 16, 16)],
     "began": [(1, 16, 16), (3, 32, 32)],
+    "srgan": [(1, 16, 16), (3, 32, 32)],
 }
+# Scalars a family's step logs beside the shared ones (SRGAN's content loss).
+STEP_SCALARS = {"srgan": {"content"}}
 # A family whose D only its own loss can read (BEGAN's energies) trains with that loss here.
 OWN_LOSS = {"began": ["loss=began"]}
 # Two-domain families draw two-domain batches and meet their contract in tests/test_<family>.py.
@@ -41,7 +44,8 @@ def cases():
 def test_generator_and_discriminator_shapes(model_name, shape, tmp_path):
     cfg = tiny_config(tmp_path, f"model={model_name}", *OWN_LOSS.get(model_name, []))
     parts = components.build(cfg, shape, 0)
-    fake = parts.model.generate(Inputs({"z": parts.latent(5)}))
+    inputs = parts.inputs(5, torch.Generator().manual_seed(0), data=Data(torch.rand(16, *shape) * 2 - 1))
+    fake = parts.model.generate(inputs)
     assert fake.shape == (5, *shape)
     if len(shape) == 3:
         assert fake.min() >= -1 and fake.max() <= 1
@@ -57,8 +61,9 @@ def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, sh
     g_opt = torch.optim.Adam(model.generator.parameters(), lr=1e-3)
     d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
     step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
-    scalars = step(1, Batches(Data(torch.rand(16, *shape) * 2 - 1), 8, seed=0))
-    own = set(parts.loss.scalars())  # a loss's own values (BEGAN's k) join the step's
+    data = Data(torch.rand(16, *shape) * 2 - 1)
+    scalars = step(1, Batches(data, 8, seed=0))
+    own = set(parts.loss.scalars()) | STEP_SCALARS.get(model_name, set())  # a loss's own values (BEGAN's k)
     assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm", *own}
     assert scalars["d_grad_norm"] > 0 and scalars["g_grad_norm"] > 0
     assert all(torch.isfinite(v) for v in scalars.values())
@@ -72,9 +77,9 @@ def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, sh
 
     rebuilt = components.build(cfg, shape, 0).model
     rebuilt.load_state_dict(model.state_dict())
-    z = parts.latent(3)
+    inputs = parts.inputs(3, torch.Generator().manual_seed(0), data=data)
     model.eval(), rebuilt.eval()
-    assert torch.equal(model.generate(Inputs({"z": z})), rebuilt.generate(Inputs({"z": z})))
+    assert torch.equal(model.generate(inputs), rebuilt.generate(inputs))
 
 
 def test_dcgan_refuses_shapes_it_cannot_make():

@@ -13,40 +13,12 @@ from typing import Annotated
 
 import typer
 
+from gan_cli.commands.image_files import input_files, output_paths, write_pngs
 from gan_cli.errors import GanError
 from gan_cli.options import Checkpoint, Device, Ema
 
 DIRECTIONS = ("AtoB", "BtoA")
 BATCH = 64  # images per forward pass
-
-
-def input_files(path: Path) -> tuple[Path, list[Path]]:
-    """The images to translate (one file, or a folder's images, recursively) and the folder their
-    output names are relative to."""
-    from gan_cli.datasets.image_folder import EXTENSIONS, find_images
-
-    if path.is_file():
-        return path.parent, [path]
-    if not path.is_dir():
-        raise GanError(f"input not found: {path}")
-    files = find_images(path)[0]
-    if not files:
-        raise GanError(f"no images in {path} (looked for {', '.join(sorted(EXTENSIONS))})")
-    return path, files
-
-
-def output_paths(root: Path, files: list[Path], out: Path) -> list[Path]:
-    """``out/<input path relative to root>.png`` for each input, refusing any that exists or that
-    two inputs would share (a.jpg and a.png)."""
-    targets = [out / f.relative_to(root).with_suffix(".png") for f in files]
-    for target in targets:
-        if target.exists():
-            raise GanError(f"{target} already exists; choose another --out (nothing was written)")
-    if len(set(targets)) < len(targets):
-        raise GanError(
-            "two inputs would write the same output name (e.g. x.jpg and x.png); translate them apart"
-        )
-    return targets
 
 
 def read_images(files: list[Path], shape: tuple[int, ...]):
@@ -72,9 +44,7 @@ def translate(
 ) -> list[Path]:
     """Translate ``source`` (an image or a folder) into ``out``; returns the files written."""
     import torch
-    from PIL import Image
 
-    from gan_cli.images import to_uint8
     from gan_cli.models.image_to_image import Translator
     from gan_cli.sampling import load_run
     from gan_cli.training.checkpoint import resolve_path
@@ -103,12 +73,7 @@ def translate(
         translated = torch.cat(
             [model.translate(x.to(target_device), direction, ema).cpu() for x in images.split(BATCH)]
         )
-    try:
-        for target, pixels in zip(targets, to_uint8(translated)):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(target)
-    except OSError as err:
-        raise GanError(f"cannot write into {out}: {err.strerror or err}") from err
+    write_pngs(targets, translated, out)
     return targets
 
 

@@ -1,0 +1,58 @@
+"""Images in and out of the commands that transform them (``gan translate``, ``gan upscale``): the
+input files (one image, or a folder's images, recursively) and their output PNGs under ``--out``,
+checked before anything is written; nothing existing is overwritten."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gan_cli.errors import GanError
+
+if TYPE_CHECKING:  # torch is imported by the commands when they run: gan --help stays instant
+    import torch
+
+
+def input_files(path: Path) -> tuple[Path, list[Path]]:
+    """The images to translate (one file, or a folder's images, recursively) and the folder their
+    output names are relative to."""
+    from gan_cli.datasets.image_folder import EXTENSIONS, find_images
+
+    if path.is_file():
+        return path.parent, [path]
+    if not path.is_dir():
+        raise GanError(f"input not found: {path}")
+    files = find_images(path)[0]
+    if not files:
+        raise GanError(f"no images in {path} (looked for {', '.join(sorted(EXTENSIONS))})")
+    return path, files
+
+
+def output_paths(root: Path, files: list[Path], out: Path) -> list[Path]:
+    """``out/<input path relative to root>.png`` for each input, refusing any that exists or that
+    two inputs would share (a.jpg and a.png)."""
+    targets = [out / f.relative_to(root).with_suffix(".png") for f in files]
+    for target in targets:
+        if target.exists():
+            raise GanError(f"{target} already exists; choose another --out (nothing was written)")
+    if len(set(targets)) < len(targets):
+        raise GanError(
+            "two inputs would write the same output name (e.g. x.jpg and x.png); translate them apart"
+        )
+    return targets
+
+
+def write_pngs(targets: list[Path], images: Iterable[torch.Tensor], out: Path) -> None:
+    """Each image (C×H×W in [-1, 1]) as the PNG at its target path, folders made as needed."""
+    from PIL import Image
+
+    from gan_cli.images import to_uint8
+
+    try:
+        for target, image in zip(targets, images, strict=True):
+            pixels = to_uint8(image[None])[0]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(target)
+    except OSError as err:
+        raise GanError(f"cannot write into {out}: {err.strerror or err}") from err
