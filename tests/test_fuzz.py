@@ -6,8 +6,9 @@ import io
 import tempfile
 from pathlib import Path
 
+import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gan_cli import sampling
@@ -61,10 +62,18 @@ def succeeds_or_says_one_line(action) -> None:
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow  # ~3 minutes of composing
 @FUZZ
 @given(overrides=st.lists(OVERRIDE, max_size=3), multirun=st.booleans())
+@example(overrides=["model=dcgan", "dataset=", "~dataset="], multirun=False)  # found by this test
 def test_any_overrides_compose_or_fail_with_one_gan_error(overrides, multirun):
     succeeds_or_says_one_line(lambda: validate(overrides, multirun))
+
+
+@pytest.mark.parametrize("removed", ["~dataset", "~model", "~loss"])
+def test_a_removed_group_is_one_line_naming_it(removed):
+    with pytest.raises(GanError, match=f"{removed[1:]} .*choose one with {removed[1:]}=NAME"):
+        validate([removed], False)
 
 
 def random_checkpoints():
