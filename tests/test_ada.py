@@ -264,6 +264,7 @@ def test_ada_refuses_points_odd_channel_counts_and_energies(tmp_path):
         TrickSet([adaptive()]).check(tiny_dcgan(), LOSSES.build({"name": "began"}))
 
 
+@pytest.mark.slow
 def test_p_and_r_t_are_logged_with_the_records(tmp_path):
     cfg = tiny_config(
         tmp_path, "trick=ada", "trick.ada.interval=1", "trick.ada.speed_images=100", "metrics=none"

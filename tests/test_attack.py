@@ -83,6 +83,7 @@ def test_a_tiny_eps_changes_no_decision(target, held):
         assert results.originals.captions[0].split()[0] == results.adversarial[1e-4].captions[0].split()[0]
 
 
+@pytest.mark.slow
 def test_the_command_writes_pictures_and_csv_and_refuses_to_write_them_again(tmp_path):
     args = ["attack", "dataset.split=test", "dataset.download=false", "-n", "64", "--eps", "0.1,0.3"]
     args += ["--out", "att", "--device", "cpu"]

@@ -46,17 +46,20 @@ def assert_one_line_error(result, *fragments):
         (["list", "modle"], ["unknown group 'modle'", "did you mean 'model'"]),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_one_clear_line(tmp_path, args, fragments):
     assert_one_line_error(run_gan(*args, cwd=tmp_path), *fragments)
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow
 def test_an_unwritable_output_folder_is_one_line(tmp_path):
     (tmp_path / "outputs").write_text("a file where the runs folder should be")
     assert_one_line_error(run_gan("train", cwd=tmp_path), "cannot create the run folder")
     assert (tmp_path / "outputs").read_text().startswith("a file")
 
 
+@pytest.mark.slow
 def test_errors_found_while_training_are_one_line_too(tmp_path):
     result = run_gan("train", "dataset=image_folder", f"dataset.path={tmp_path / 'missing'}", cwd=tmp_path)
     assert_one_line_error(result, "image folder not found")
@@ -64,6 +67,7 @@ def test_errors_found_while_training_are_one_line_too(tmp_path):
     assert_one_line_error(run_gan("sample", "--ckpt", "not_a_ckpt.pt", cwd=tmp_path), "not a readable")
 
 
+@pytest.mark.slow
 def test_list_shows_every_group_with_descriptions(tmp_path):
     result = run_gan("list", cwd=tmp_path)
     assert result.returncode == 0
@@ -71,6 +75,7 @@ def test_list_shows_every_group_with_descriptions(tmp_path):
         assert option in result.stdout
 
 
+@pytest.mark.slow
 def test_cfg_job_prints_the_composed_config_and_trains_nothing(tmp_path):
     result = run_gan("train", "--cfg", "job", "model=mlp", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -79,6 +79,7 @@ def composed(group: str, option: str) -> dict:
     return tiny_config(Path("/nonexistent"), f"{group}={option}")
 
 
+@pytest.mark.slow  # ~1900 builds: about a minute on 2 cores
 @pytest.mark.parametrize("loss", group_options("loss"))
 @pytest.mark.parametrize("trick", group_options("trick"))
 @pytest.mark.parametrize("model", group_options("model"))

@@ -111,6 +111,7 @@ def test_the_classifier_learns_from_a_seeded_capped_subset_of_streamed_data(fold
     assert torch.equal(classifier.pool(48), classifier.pool(48)) and len(classifier.pool(48)) == 20
 
 
+@pytest.mark.slow
 def test_the_default_metrics_run_on_a_streamed_folder(folder, tmp_path, monkeypatch):
     monkeypatch.setattr(classifier, "STEPS", 30)
     cfg = tiny_config(

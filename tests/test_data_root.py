@@ -64,6 +64,7 @@ def test_fetch_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
         fetch(["http://127.0.0.1:9/"], tmp_path / "x.gz", "0" * 32)
 
 
+@pytest.mark.slow
 def test_gan_train_with_an_unwritable_data_root(tmp_path):
     (tmp_path / "data").write_text("")  # run_gan sets GAN_DATA=<cwd>/data: here a file
     # The tiny CLI run, but allowed to reach for the data root (no dataset.download=false).

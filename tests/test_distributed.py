@@ -34,6 +34,7 @@ def train_a_few_steps(rank: int, world: int, init_file: str, out: str, cfg: dict
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_gradient_averaging_keeps_ranks_identical(tmp_path):
     cfg = tiny_config(tmp_path, "model=mlp", "dataset=ring8")
     mp.spawn(train_a_few_steps, args=(2, str(tmp_path / "init"), str(tmp_path), cfg), nprocs=2)

@@ -24,6 +24,7 @@ def ckpt(tmp_path_factory):
     return tmp / "run" / "checkpoints" / "last.pt"
 
 
+@pytest.mark.slow
 def test_training_logs_the_default_metrics(ckpt):
     records = [json.loads(line) for line in (ckpt.parent.parent / "metrics.jsonl").read_text().splitlines()]
     assert any("fid_classifier" in r and "precision_classifier" in r for r in records)

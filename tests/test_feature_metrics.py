@@ -36,6 +36,7 @@ def test_the_shipped_classifier_fits_the_bundled_split_and_is_accurate(digits, r
     assert float((held_in == digits.labels[:2000]).double().mean()) > 0.97
 
 
+@pytest.mark.slow
 def test_real_vs_real_fid_of_two_halves_is_near_zero_and_noise_raises_it_monotonically(digits, root):
     net = extractors.extractor("classifier", digits, root, None, CPU)
     first, second = net.features(digits.samples[:5000]), net.features(digits.samples[5000:])
@@ -50,6 +51,7 @@ def test_real_vs_real_fid_of_two_halves_is_near_zero_and_noise_raises_it_monoton
     assert all(a < b for a, b in zip(fids, fids[1:])), fids
 
 
+@pytest.mark.slow
 def test_fid_record_names_its_feature_space_and_real_samples_score_well(digits, root):
     fid = metric("fid", root, reference_n=5000, kid_subsets=20)
     real = fid(Evaluation(digits.samples[5000:7500], digits))
@@ -123,6 +125,7 @@ def test_classifier_score_is_near_the_class_count_for_real_digits_and_1_for_one_
     assert score(Evaluation(ones, digits))["is_classifier"] < 1.3
 
 
+@pytest.mark.slow
 def test_a_classifier_is_trained_seeded_cached_and_leaves_the_rng_alone(digits, tmp_path, monkeypatch):
     monkeypatch.setattr(classifier, "STEPS", 60)
     small = Data(digits.samples[:1500], digits.labels[:1500], 10, "1500 digits")
@@ -148,6 +151,7 @@ def test_missing_inception_weights_are_one_clear_line(tmp_path):
         fid(Evaluation(images, Data(images, None, 0, "four")))
 
 
+@pytest.mark.slow
 def test_inception_features_and_probabilities_with_a_weights_file(tmp_path):
     weights = tmp_path / "inception.pth"
     torch.save(InceptionV3().state_dict(), weights)

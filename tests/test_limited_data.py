@@ -33,6 +33,7 @@ def test_a_limit_that_holds_everything_back_is_refused():
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "2.5", "many"])
+@pytest.mark.slow
 def test_a_bad_limit_is_one_line_before_any_folder(tmp_path, value):
     result = run_gan("train", f"dataset.limit={value}", "train.steps=2", cwd=tmp_path)
     assert result.returncode == 2

@@ -238,6 +238,7 @@ def test_zcr_trains_d_with_its_d_penalty_and_g_with_its_g_penalty():
     assert all(p.grad is not None for p in G.parameters())
 
 
+@pytest.mark.slow
 def test_zcr_with_a_trick_that_reshapes_d_input_is_refused_before_any_folder(tmp_path):
     result = run_gan(
         "train", "model=mlp", "dataset=ring8", "trick=pacgan", "+trick.zcr.sigma=0.03", cwd=tmp_path

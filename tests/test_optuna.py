@@ -98,6 +98,7 @@ def test_the_ring_search_space_is_checked_value_by_value():
     assert all(job[:-1] == base for job, _ in jobs[1:])  # each key alone on the base config
 
 
+@pytest.mark.slow
 def test_optuna_syntax_on_the_command_line_is_checked_not_expanded():
     overrides = [
         "hydra/sweeper=optuna",

@@ -39,6 +39,7 @@ def test_fp16_needs_a_gpu():
         Performance.from_config({**AUTO, "precision": "fp16"}, torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_channels_last_and_compile_keep_the_checkpoint_layout():
     model = tiny_dcgan()
     keys = list(model.state_dict())

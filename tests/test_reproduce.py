@@ -44,6 +44,7 @@ def tiny(tmp_path: Path, text: str = TINY_PROTOCOL) -> protocols.Protocol:
 
 
 @pytest.mark.parametrize("name", protocols.names())
+@pytest.mark.slow
 def test_every_shipped_protocol_composes_every_row_at_both_budgets(name, tmp_path):
     protocol = protocols.load(name)
     assert protocol.rows and protocol.metrics and protocol.seeds >= 3

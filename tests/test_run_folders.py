@@ -149,6 +149,7 @@ def run_dirs_records(run):
     return read_records(run / "metrics.jsonl")
 
 
+@pytest.mark.slow
 def test_a_run_stopped_in_its_final_phase_is_finished_by_resume(tmp_path, monkeypatch):
     import signal
 

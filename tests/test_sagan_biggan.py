@@ -148,6 +148,7 @@ def tiny_run(tmp_path, family, *extra):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.slow
 def test_conditional_run_trains_checkpoints_and_samples_with_and_without_labels(family, tmp_path):
     cfg = tiny_run(tmp_path, family, "sample.n=20")
     record = train(cfg, tmp_path / "run")
@@ -168,6 +169,7 @@ def test_conditional_run_trains_checkpoints_and_samples_with_and_without_labels(
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.slow
 def test_unconditional_run_samples_without_labels(family, tmp_path):
     cfg = tiny_config(tmp_path, f"model={family}", f"trick={family}")
     train(cfg, tmp_path / "run")

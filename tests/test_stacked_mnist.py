@@ -69,12 +69,14 @@ def test_single_digits_are_each_distinct_digit_once(stacked):
     assert len(digits.samples) == len(digits.samples.flatten(1).unique(dim=0)) <= 3 * 2560
 
 
+@pytest.mark.slow
 def test_real_stacked_samples_reach_the_modes_they_hold(stacked, modes):
     result = modes(Evaluation(stacked.samples, stacked))
     assert abs(result["stacked_modes"] - len(stacked.labels.unique())) < 40
     assert result["stacked_kl"] < 0.6
 
 
+@pytest.mark.slow
 def test_the_record_carries_the_classifier_accuracy_and_the_kl_floor(stacked, modes):
     result = modes(Evaluation(stacked.samples[:1000], stacked))
     assert 0.9 < result["digit_accuracy"] <= 1  # 300 steps here; the full schedule reaches 0.99

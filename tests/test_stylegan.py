@@ -149,6 +149,7 @@ def test_bad_options_are_refused():
         tiny_stylegan((1, 24, 24))
 
 
+@pytest.mark.slow
 def test_trick_set_and_presets_choose_the_paper_s_recipe():
     cfg = resolve(compose(["model=stylegan", "trick=stylegan"]))
     assert cfg["loss"]["name"] == "ns" and cfg["trick"]["r1"]["every"] == 16 and "ema" in cfg["trick"]
@@ -159,6 +160,7 @@ def test_trick_set_and_presets_choose_the_paper_s_recipe():
     assert resolve(compose(["+experiment=stylegan_mnist"]))["model"]["name"] == "stylegan"
 
 
+@pytest.mark.slow
 def test_a_trained_checkpoint_keeps_the_mean_w_and_samples_truncated_and_mixed(tmp_path):
     cfg = tiny_config(tmp_path, "model=stylegan", "trick=stylegan")
     train(cfg, tmp_path / "run")

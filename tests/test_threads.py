@@ -59,6 +59,7 @@ def test_a_fixed_number_is_kept_whatever_else_runs(machine, monkeypatch):
         other.wait()
 
 
+@pytest.mark.slow
 def test_usable_cores_follow_the_cpu_affinity():
     if not hasattr(os, "sched_setaffinity"):
         pytest.skip("no CPU affinity on this platform")
@@ -67,6 +68,7 @@ def test_usable_cores_follow_the_cpu_affinity():
     assert result.stdout.strip() == "1"
 
 
+@pytest.mark.slow
 def test_every_record_says_how_many_threads_the_job_used(tmp_path, machine):
     from gan_cli.training.loop import train
     from gan_cli.training.run_folder import read_records

@@ -103,6 +103,7 @@ def wandb_run(run_dir, index: int = 0) -> dict:
     return run
 
 
+@pytest.mark.slow
 def test_mlflow_holds_the_config_every_record_and_the_grids_by_step(tmp_path, offline):
     run_dir = tmp_path / "run"
     train(tiny_config(tmp_path, "log.mlflow=true"), run_dir)
@@ -123,6 +124,7 @@ def test_mlflow_holds_the_config_every_record_and_the_grids_by_step(tmp_path, of
     assert all(p.startswith("images/samples+") for p in images)
 
 
+@pytest.mark.slow
 def test_wandb_offline_holds_the_config_every_record_and_the_grids_by_step(tmp_path, offline):
     run_dir = tmp_path / "run"
     train(tiny_config(tmp_path, "log.wandb=true"), run_dir)
@@ -141,6 +143,7 @@ def test_wandb_offline_holds_the_config_every_record_and_the_grids_by_step(tmp_p
     assert run["exit_code"] == 0
 
 
+@pytest.mark.slow
 def test_a_stopped_run_closes_its_trackers_and_gan_resume_continues_their_runs(
     tmp_path, offline, monkeypatch
 ):

@@ -55,6 +55,7 @@ def ring_distance(run_dir, name="last.pt"):
     return (points.norm(dim=1) - 2.0).abs().median().item()
 
 
+@pytest.mark.slow
 def test_mlp_gan_learns_the_8_gaussian_ring(tmp_path):
     cfg = tiny_config(tmp_path, "+experiment=ring", "model=mlp", "dataset=ring8")
     cfg["model"].update(z_dim=16, hidden=128, depth=3)

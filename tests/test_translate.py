@@ -42,6 +42,7 @@ def digit_folder(folder, n=3):
     return folder
 
 
+@pytest.mark.slow
 def test_a_folder_is_translated_file_by_file_as_the_model_translates(runs, tmp_path):
     source = digit_folder(tmp_path / "in")
     written = translate(runs["cyclegan"], source, tmp_path / "out", "BtoA", "cpu", True, 0)

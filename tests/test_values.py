@@ -214,6 +214,7 @@ def test_a_preset_with_its_plus_passes_the_checks(tmp_path, monkeypatch, run_mai
         run_main("train", "+experiment=ring", "train.steps=5")
 
 
+@pytest.mark.slow
 def test_the_installed_program_refuses_a_null_in_one_line(tmp_path):
     from tests.conftest import run_gan
 
