@@ -147,3 +147,12 @@ def test_the_slurm_launcher_config_composes_onto_submitit():
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert (launcher.partition, launcher.timeout_min, launcher.gpus_per_node) == ("gpu", 240, 1)
+
+
+def test_the_cli_loads_without_torch_so_help_and_refusals_are_instant():
+    import subprocess
+    import sys
+
+    code = "import sys, gan_cli.cli; print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr

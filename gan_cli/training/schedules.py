@@ -29,12 +29,13 @@ import math
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
-
-import torch
+from typing import TYPE_CHECKING, Annotated, Any
 
 from gan_cli import schema
 from gan_cli.errors import GanError
+
+if TYPE_CHECKING:  # composing and checking a config must not load torch: gan --help stays instant
+    import torch
 
 KINDS = ("constant", "linear", "cosine")
 KEYS = ("schedule", "start", "end", "warmup", "hold", "until")
