@@ -80,7 +80,9 @@ class Registry:
         shape against their annotations (``gan_cli.schema``), in the signature of ``cfg['name']``;
         ``injected`` names arguments the caller supplies."""
         if "name" not in cfg:  # the group's choice was removed (~dataset), its common keys left
-            raise GanError(f"no {self.group} is chosen; choose one with {self.group}=NAME ({', '.join(self.names())})")
+            raise GanError(
+                f"no {self.group} is chosen; choose one with {self.group}=NAME ({', '.join(self.names())})"
+            )
         cls = self.get(cfg["name"])
         for key, annotation in self.common.items():
             schema.check(cfg.get(key), annotation, f"{self.group}.{key}")

@@ -311,6 +311,25 @@ def mixing_plan(parts: components.Components, n: int, device: torch.device, ema:
     return Plan(side * side, side, side * side, tuple(probe.shape[1:]), side)
 
 
+# ---------------------------------------------------------------- the latent-code traversal
+
+
+def traversal(
+    parts: components.Components, code: str, n: int, seed: int, device: torch.device, ema: bool = True
+) -> tuple[torch.Tensor, int]:
+    """InfoGAN's figure for the continuous code ``code``: a row per category, the code swept from
+    −2 to 2 over n / categories columns (at least 2), one noise vector (from ``seed``) and the
+    other codes at 0 throughout. Returns the images and the columns."""
+    model = parts.model.to(device)
+    if not hasattr(model, "traversal"):
+        raise GanError(f"--vary needs a model with latent codes (model=infogan), not {model.registered_name}")
+    columns = max(2, n // model.categories)
+    z = parts.latent(1, device, torch.Generator().manual_seed(seed))
+    with evaluating(model):
+        images = model.traversal(code, z, torch.linspace(-2, 2, columns), ema)
+    return images.cpu(), columns
+
+
 # ---------------------------------------------------------------- writing
 
 

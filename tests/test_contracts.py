@@ -28,6 +28,7 @@ from gan_cli.datasets.base import DataSource, data_spec
 from gan_cli.datasets.unpaired import TwoDomainData
 from gan_cli.errors import GanError
 from gan_cli.metrics.base import Evaluation
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import DATASETS, LOSSES, METRICS, TRICKS
 from tests.conftest import tiny_config
 from tests.test_compat import image_folder
@@ -372,11 +373,13 @@ class Probe(NamedTuple):
     conditional: bool = False
     quick: dict[str, Any] = {}
     targets: bool = False  # scores outputs against targets (here: the same images in another order)
+    codes: bool = False  # reads the inputs' categorical code (here: the images' own classes)
 
 
 PROBES = {
     "class_accuracy": Probe("digits", conditional=True),
     "class_modes": Probe("digits"),
+    "code_agreement": Probe("digits", codes=True),
     "fid": Probe("digits", {"reference_n": 256, "kid_subsets": 2, "kid_subset_size": 16}),
     # Inception-v3's weights are not shipped: the classifier's feature space stands in.
     "inception_score": Probe("digits", {"features": "classifier", "splits": 2}),
@@ -415,7 +418,10 @@ def test_a_metric_builds_from_its_yamls_and_gives_finite_numbers_or_nothing(name
         labels = data[kind].labels[:64] if probe.conditional else None
         outputs = data[kind].head(64)
         targets = outputs.flip(0) if probe.targets else None
-        record = metric(Evaluation(outputs, data[kind], labels, targets=targets))
+        codes = None
+        if probe.codes and data[kind].labels is not None:
+            codes = Inputs({"category": data[kind].labels[:64]})
+        record = metric(Evaluation(outputs, data[kind], labels, inputs=codes, targets=targets))
         assert isinstance(record, dict) and all_finite(record), (kind, record)
         assert record or kind == other, f"{name} gave nothing on the data it is probed with"
 

@@ -23,9 +23,10 @@ SHAPES = {
     "r3gan": [(1, 16, 16), (3, 16, 16)],
     "began": [(1, 16, 16), (3, 32, 32)],
     "srgan": [(1, 16, 16), (3, 32, 32)],
+    "infogan": [(1, 16, 16), (3, 28, 28)],
 }
 # Scalars a family's step logs beside the shared ones (SRGAN's content loss).
-STEP_SCALARS = {"srgan": {"content"}}
+STEP_SCALARS = {"srgan": {"content"}, "infogan": {"info"}}
 # A family whose D only its own loss can read (BEGAN's energies) trains with that loss here.
 OWN_LOSS = {"began": ["loss=began"]}
 # Two-domain families draw two-domain batches and meet their contract in tests/test_<family>.py.

@@ -9,6 +9,7 @@ written over.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,13 @@ def sample_command(
             help="StyleGAN: a style-mixing grid, rows' coarse styles × columns' fine ones (√N per side).",
         ),
     ] = False,
+    vary: Annotated[
+        str | None,
+        typer.Option(
+            help="InfoGAN: a traversal grid of this continuous code (c1, c2...): a row per category, "
+            "the code from -2 to 2 across N / categories columns."
+        ),
+    ] = None,
 ) -> None:
     """Generate samples from a checkpoint.
 
@@ -78,8 +86,10 @@ def sample_command(
       gan sample --ckpt last.pt --label 3 -n 16            # one class of a conditional model
 
       gan sample --ckpt last.pt --mix -n 16 --truncation 0.7   # StyleGAN: 4 × 4 style mixes
+
+      gan sample --ckpt last.pt --vary c1 -n 100             # InfoGAN: 10 categories × 10 values of c1
     """
-    typer.echo(sample(ckpt, n, seed, out, fmt, device, truncation, ema, label, mix))
+    typer.echo(sample(ckpt, n, seed, out, fmt, device, truncation, ema, label, mix, vary))
 
 
 def sample(
@@ -93,6 +103,7 @@ def sample(
     ema: bool,
     label: int | None,
     mix: bool,
+    vary: str | None = None,
 ) -> str:
     """Write the samples; returns the line saying what was written where."""
     from gan_cli import sampling
@@ -103,11 +114,23 @@ def sample(
         raise GanError("--mix writes one grid picture; leave --format at grid")
     if mix and label is not None:
         raise GanError("--mix mixes the styles of unlabelled samples; leave out --label")
+    if vary is not None and not re.fullmatch(r"c[1-9][0-9]*", vary):
+        raise GanError(f"--vary names a continuous code: c1, c2, ...; got '{vary}'")
+    if vary is not None and (fmt != "grid" or mix or label is not None or truncation is not None):
+        raise GanError(
+            "--vary writes one grid picture of its own; leave out --format, --mix, --label and --truncation"
+        )
     truncation = sampling.truncation_value(truncation)
     ckpt = checkpoint.resolve_path(ckpt)
-    target = sampling.output_path(ckpt, out, n, seed, fmt, "mix" if mix else "sample")
+    kind = "mix" if mix else f"vary_{vary}" if vary is not None else "sample"
+    target = sampling.output_path(ckpt, out, n, seed, fmt, kind)
     chosen = pick_device(device, OPTION)
     parts, _ = sampling.load_run(ckpt)
+    if vary is not None:
+        images, columns = sampling.traversal(parts, vary, n, seed, chosen, ema)
+        with ctrl_c_exits("nothing was written"):
+            sampling.write(images, target, fmt, columns)
+        return f"wrote a traversal of {vary} to {target}"
     if mix:
         plan = sampling.mixing_plan(parts, n, chosen, ema)
         sampling.check_grid(plan)
