@@ -199,3 +199,13 @@ def test_upscale_refuses_a_model_that_does_not_upscale(tmp_path):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "x.png")
     with pytest.raises(GanError, match="holds a dcgan model, which does not upscale"):
         upscale(tmp_path / "dcgan", tmp_path / "x.png", tmp_path / "out", "cpu", True, tile=64)
+
+
+def test_esrgan_s_relativistic_d_trains_through_the_same_step(tmp_path):
+    parts = components.build(tiny_config(tmp_path, "model=srgan", "loss=ragan"), (1, 16, 16), 0)
+    model = parts.model
+    g_opt = torch.optim.Adam(model.generator.parameters(), lr=1e-3)
+    d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
+    step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
+    scalars = step(1, Batches(Data(torch.rand(16, 1, 16, 16) * 2 - 1), 8, seed=0))
+    assert parts.loss.g_uses_real and torch.isfinite(scalars["g_loss"]) and scalars["g_grad_norm"] > 0

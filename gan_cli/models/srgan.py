@@ -10,7 +10,7 @@ distance of VGG19 features (φ5,4, scaled by 1/12.75); offline, the default is t
 feature space of the dataset's own classifier (its last conv stage, before pooling), with pixel
 L1/L2 and VGG19 from a local weights file as options. ``adversarial_weight=0`` is SRResNet alone
 (the paper's PSNR-oriented baseline); ESRGAN's relativistic D (Wang et al. 2018,
-arXiv:1809.00219) is ``loss=rasgan``.
+arXiv:1809.00219) is ``loss=ragan``.
 
 Any image dataset becomes a super-resolution task: the low-resolution input is the training image
 downsampled by ``scale`` (bicubic with antialiasing), made on the fly; the image is the target.
