@@ -119,3 +119,24 @@ def test_vary_refuses_a_model_without_codes(tmp_path):
     train(tiny_config(tmp_path), tmp_path / "dcgan")
     with pytest.raises(GanError, match="--vary needs a model with latent codes"):
         sample(tmp_path / "dcgan", 30, 0, tmp_path / "v.png", "grid", "cpu", None, True, None, False, "c1")
+
+
+def test_a_resumed_run_matches_the_uninterrupted_one(tmp_path):
+    import json
+
+    from gan_cli.training import checkpoint
+
+    overrides = ("model=infogan", "checkpoint.every=3")
+    whole = tiny_config(tmp_path, *overrides)
+    whole["train"]["steps"], whole["log"]["every"] = 6, 1
+    train(whole, tmp_path / "whole")
+    half = tiny_config(tmp_path, *overrides)
+    half["train"]["steps"], half["log"]["every"] = 3, 1
+    train(half, tmp_path / "split")
+    train(whole, tmp_path / "split", resume=checkpoint.load(tmp_path / "split" / "checkpoints" / "last.pt"))
+
+    def losses(run):
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        return [(r["step"], r["d_loss"], r["g_loss"], r["info"]) for r in records if "g_loss" in r]
+
+    assert losses(tmp_path / "split") == losses(tmp_path / "whole") and len(losses(tmp_path / "whole")) == 6

@@ -209,3 +209,22 @@ def test_esrgan_s_relativistic_d_trains_through_the_same_step(tmp_path):
     step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
     scalars = step(1, Batches(Data(torch.rand(16, 1, 16, 16) * 2 - 1), 8, seed=0))
     assert parts.loss.g_uses_real and torch.isfinite(scalars["g_loss"]) and scalars["g_grad_norm"] > 0
+
+
+def test_a_resumed_run_matches_the_uninterrupted_one(tmp_path):
+    from gan_cli.training import checkpoint
+
+    overrides = ("model=srgan", "checkpoint.every=3")
+    whole = tiny_config(tmp_path, *overrides)
+    whole["train"]["steps"], whole["log"]["every"] = 6, 1
+    train(whole, tmp_path / "whole")
+    half = tiny_config(tmp_path, *overrides)
+    half["train"]["steps"], half["log"]["every"] = 3, 1
+    train(half, tmp_path / "split")
+    train(whole, tmp_path / "split", resume=checkpoint.load(tmp_path / "split" / "checkpoints" / "last.pt"))
+
+    def losses(run):
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        return [(r["step"], r["d_loss"], r["g_loss"], r["content"]) for r in records if "g_loss" in r]
+
+    assert losses(tmp_path / "split") == losses(tmp_path / "whole") and len(losses(tmp_path / "whole")) == 6
