@@ -140,3 +140,14 @@ def test_a_resumed_run_matches_the_uninterrupted_one(tmp_path):
         return [(r["step"], r["d_loss"], r["g_loss"], r["info"]) for r in records if "g_loss" in r]
 
     assert losses(tmp_path / "split") == losses(tmp_path / "whole") and len(losses(tmp_path / "whole")) == 6
+
+
+def test_the_readme_s_vary_command_writes_its_grid(run, tmp_path, gan):
+    done = gan("sample", "--ckpt", str(run), "--vary", "c2", "-n", "20", "--out", str(tmp_path / "c2.png"))
+    assert done.exit_code == 0 and "traversal of c2" in done.out, done.output
+    bad = gan("sample", "--ckpt", str(run), "--vary", "x/y", "--out", str(tmp_path / "bad.png"))
+    assert (
+        bad.exit_code == 2
+        and "--vary names a continuous code" in bad.err
+        and not (tmp_path / "bad.png").exists()
+    )

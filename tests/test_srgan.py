@@ -228,3 +228,17 @@ def test_a_resumed_run_matches_the_uninterrupted_one(tmp_path):
         return [(r["step"], r["d_loss"], r["g_loss"], r["content"]) for r in records if "g_loss" in r]
 
     assert losses(tmp_path / "split") == losses(tmp_path / "whole") and len(losses(tmp_path / "whole")) == 6
+
+
+def test_the_readme_s_upscale_command_works_and_refuses_in_one_line(run, tmp_path, gan):
+    Image.fromarray(np.full((6, 6), 90, np.uint8)).save(tmp_path / "small.png")
+    done = gan(
+        "upscale", "--ckpt", str(run), "--input", str(tmp_path / "small.png"), "--out", str(tmp_path / "big")
+    )
+    assert done.exit_code == 0 and "upscaled 1 image(s)" in done.out, done.output
+    with Image.open(tmp_path / "big" / "small.png") as big:
+        assert big.size == (24, 24)
+    missing = gan(
+        "upscale", "--ckpt", str(run), "--input", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")
+    )
+    assert missing.exit_code == 2 and missing.err.count("\n") == 1 and "input not found" in missing.err
