@@ -378,6 +378,7 @@ class Probe(NamedTuple):
 
 PROBES = {
     "class_accuracy": Probe("digits", conditional=True),
+    "cas": Probe("digits", {"real_labels": [20], "steps": 5}, conditional=True),
     "class_modes": Probe("digits"),
     "code_agreement": Probe("digits", codes=True),
     "fid": Probe("digits", {"reference_n": 256, "kid_subsets": 2, "kid_subset_size": 16}),

@@ -148,22 +148,11 @@ def train(data: DataSource, device: torch.device, steps: int | None = None, shif
     Its own generator for the split and the batch order: a classifier trained during a run
     leaves the run's RNG untouched.
     """
-    steps = STEPS if steps is None else steps
-    chosen, test, fit, g = split(len(data))
+    chosen, test, fit_at, g = split(len(data))
     images = map_taken(data, chosen, lambda x: to_resolution(x.to(device).float(), SIZE))
     labels = data.labels[chosen].to(device)
-    test, fit = test.to(device), fit.to(device)
-    network = seeded_classifier(data.shape[0], data.num_classes).to(device).train()
-    optimizer = torch.optim.Adam(network.parameters(), lr=LR)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
-    for _ in range(steps):
-        pick = fit[torch.randint(len(fit), (BATCH,), generator=g).to(device)]
-        batch = shifted(images[pick], shift, g) if shift else images[pick]
-        loss = F.cross_entropy(network(batch), labels[pick])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+    test = test.to(device)
+    network = fit(images, labels, fit_at.to(device), data.num_classes, g, steps, shift)
     test_accuracy = accuracy(network, images[test], labels[test])
     return {
         "weights": {k: v.cpu() for k, v in network.state_dict().items()},
@@ -171,8 +160,35 @@ def train(data: DataSource, device: torch.device, steps: int | None = None, shif
         "num_classes": data.num_classes,
         "test_accuracy": test_accuracy,
         "test_size": len(test),
-        "train_size": len(fit),
+        "train_size": len(fit_at),
     }
+
+
+def fit(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    at: torch.Tensor,
+    num_classes: int,
+    g: torch.Generator,
+    steps: int | None = None,
+    shift: int = 0,
+) -> Classifier:
+    """A fresh classifier (``seeded_classifier``) trained by the recipe — ``steps`` Adam steps of
+    ``BATCH`` images at ``LR``, decaying linearly to 0 — on ``images[at]`` (32×32) and their
+    ``labels``, its batches drawn with ``g``."""
+    steps = STEPS if steps is None else steps
+    network = seeded_classifier(images.shape[1], num_classes).to(images.device).train()
+    optimizer = torch.optim.Adam(network.parameters(), lr=LR)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
+    for _ in range(steps):
+        pick = at[torch.randint(len(at), (BATCH,), generator=g).to(images.device)]
+        batch = shifted(images[pick], shift, g) if shift else images[pick]
+        loss = F.cross_entropy(network(batch), labels[pick])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return network
 
 
 def trained_classifier(
