@@ -43,6 +43,8 @@ def test_fixed_inputs_give_a_grid_row_per_category_and_seeded_codes(tmp_path):
     parts = tiny(tmp_path)
     inputs = parts.inputs(20, torch.Generator().manual_seed(1))
     assert inputs["category"].tolist() == [c for c in range(10) for _ in range(2)]
+    rows = parts.inputs(64, torch.Generator().manual_seed(1))["category"]  # rows of 6, one category each
+    assert rows[:60].tolist() == [c for c in range(10) for _ in range(6)] and rows[60:].tolist() == [0] * 4
     assert inputs["continuous"].abs().max() <= 1 and inputs["continuous"].std() > 0.2
     again = parts.inputs(20, torch.Generator().manual_seed(1))
     assert torch.equal(again["continuous"], inputs["continuous"]) and torch.equal(again["z"], inputs["z"])

@@ -152,10 +152,10 @@ class InfoGAN(GAN):
         labels: torch.Tensor | None = None,
         data: DataSource | None = None,
     ) -> Inputs:
-        """n noise vectors with random continuous codes; the categories in order, n / categories
-        each, so a grid has one row per category."""
+        """n noise vectors with random continuous codes; the categories in order, a grid row
+        (``row_length``) of each, cycling when n is not a multiple of the categories."""
         inputs = Inputs({"z": prior(n), **self.codes(n, generator)})
-        inputs.named["category"] = torch.arange(n) * self.categories // max(n, 1)
+        inputs.named["category"] = torch.arange(n) // self.row_length(n) % self.categories
         return inputs
 
     def g_input(self, inputs: Inputs) -> torch.Tensor:
