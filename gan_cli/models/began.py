@@ -39,7 +39,6 @@ as a trick set does: Hydra composes the model group before the loss group.)
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import nn
@@ -47,6 +46,7 @@ from torch import nn
 from gan_cli.errors import GanError
 from gan_cli.models.base import GAN, Discriminator
 from gan_cli.models.inputs import Inputs
+from gan_cli.models.latents import LatentPrior, prior_tricks
 from gan_cli.registry import MODELS
 from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
@@ -63,7 +63,7 @@ class BEGAN(GAN):
         z_dim: PositiveInt = 64,  # h: G's latent size and D's embedding size, tied as in the paper (64)
         channels: PositiveInt = 64,  # n: maps per conv; D's encoder grows n, 2n, 3n, ... per halving
         block_convs: PositiveInt = 2,  # 3x3 conv + ELU layers per block (the paper: 2)
-        prior: Literal["uniform", "gaussian"] = "uniform",  # z ~ U[-1, 1]^h (the paper) or N(0, I)
+        prior: LatentPrior = "uniform",  # z ~ U[-1, 1]^h (the paper) or N(0, I)
     ):
         super().__init__()
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
@@ -86,7 +86,7 @@ class BEGAN(GAN):
         return super().generate(inputs, ema).clamp(-1, 1)
 
     def implied_tricks(self) -> list:
-        return [EnergyScores(), *([UniformLatent()] if self.prior == "uniform" else [])]
+        return [EnergyScores(), *prior_tricks(self.prior)]
 
 
 def conv_block(width_in: int, width: int, convs: int) -> list[nn.Module]:
@@ -160,12 +160,3 @@ class EnergyScores(Trick):
                 f"model 'began' has an energy discriminator (reconstruction error, low = real) that only "
                 f"loss=began reads; loss '{loss.registered_name}' would take high energy as real"
             )
-
-
-class UniformLatent(Trick):
-    """Implied by ``prior: uniform``: z ~ U[-1, 1]^h as the paper draws it. The run's N(0, 1)
-    draws through 2 Φ(z) - 1 = erf(z / √2) are exactly uniform, so seeds, fixed sample latents and
-    truncation keep working on the Gaussian draws underneath."""
-
-    def latent(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.erf(z / math.sqrt(2.0))

@@ -2,7 +2,7 @@
 
 Chen, Duan, Houthooft, Schulman, Sutskever & Abbeel 2016, "InfoGAN: Interpretable Representation
 Learning by Information Maximizing Generative Adversarial Nets", arXiv:1606.03657. G's inputs are
-named: noise ``z``, a categorical code ``category`` (one of ``categories``) and continuous codes
+named: noise ``z`` (uniform on [-1, 1] as in the authors' code, ``prior``), a categorical code ``category`` (one of ``categories``) and continuous codes
 ``continuous`` (uniform on [-1, 1]). Q shares D's body and predicts the codes from an image; the
 variational lower bound of the mutual information I(c; G(z, c)) — the log-likelihood of the
 codes under Q, cross-entropy for the category and a unit-variance Gaussian for each continuous
@@ -28,6 +28,7 @@ from gan_cli.datasets.base import Batch, DataSource
 from gan_cli.errors import GanError
 from gan_cli.models.base import GAN, Discriminator
 from gan_cli.models.inputs import Inputs, Prior
+from gan_cli.models.latents import LatentPrior
 from gan_cli.registry import MODELS
 from gan_cli.schema import AtLeastTwo, NonNegativeFloat, NonNegativeInt, PositiveInt
 from gan_cli.training.steps import Step
@@ -113,6 +114,7 @@ class InfoGAN(GAN):
         self,
         data_shape: tuple[int, ...],  # injected from the dataset: (channels, size, size)
         z_dim: PositiveInt = 62,  # noise dimensions (the paper's MNIST: 62)
+        prior: LatentPrior = "uniform",  # the noise: U[-1, 1] (the authors' code) or N(0, I)
         categories: AtLeastTwo = 10,  # values of the categorical code
         continuous: NonNegativeInt = 2,  # continuous codes, each uniform on [-1, 1]
         info_weight: NonNegativeFloat = 1.0,  # λ of the mutual-information term
