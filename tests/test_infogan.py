@@ -153,3 +153,12 @@ def test_the_readme_s_vary_command_writes_its_grid(run, tmp_path, gan):
         and "--vary names a continuous code" in bad.err
         and not (tmp_path / "bad.png").exists()
     )
+
+
+@pytest.mark.parametrize("prior,uniform", [("uniform", True), ("gaussian", False)])
+def test_the_noise_is_uniform_on_minus_one_to_one_as_the_authors_draw_it(tmp_path, prior, uniform):
+    parts = tiny(tmp_path, f"model.prior={prior}")
+    z = parts.inputs(2000, torch.Generator().manual_seed(0))["z"]
+    assert (z.abs().max() <= 1) == uniform
+    if uniform:
+        assert z.std().item() == pytest.approx(1 / 3**0.5, abs=0.01)  # U[-1, 1]

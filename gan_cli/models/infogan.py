@@ -28,7 +28,7 @@ from gan_cli.datasets.base import Batch, DataSource
 from gan_cli.errors import GanError
 from gan_cli.models.base import GAN, Discriminator
 from gan_cli.models.inputs import Inputs, Prior
-from gan_cli.models.latents import LatentPrior
+from gan_cli.models.latents import LatentPrior, prior_tricks
 from gan_cli.registry import MODELS
 from gan_cli.schema import AtLeastTwo, NonNegativeFloat, NonNegativeInt, PositiveInt
 from gan_cli.training.steps import Step
@@ -126,14 +126,13 @@ class InfoGAN(GAN):
         if len(data_shape) != 3 or data_shape[1] != data_shape[2] or data_shape[1] % 4:
             raise GanError(f"infogan needs square images whose side divides by 4, got {tuple(data_shape)}")
         channels, size = data_shape[0], data_shape[1]
-        self.z_dim, self.categories, self.continuous, self.info_weight = (
-            z_dim,
-            categories,
-            continuous,
-            info_weight,
-        )
+        self.z_dim, self.categories, self.continuous = z_dim, categories, continuous
+        self.info_weight, self.prior = info_weight, prior
         self.generator = InfoGenerator(z_dim + categories + continuous, channels, size, g_channels, dense)
         self.discriminator = InfoDiscriminator(channels, size, d_channels, dense, categories + continuous)
+
+    def implied_tricks(self) -> list:
+        return prior_tricks(self.prior)
 
     def codes(
         self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
