@@ -97,6 +97,32 @@ def tiny_config(tmp_path: Path, *overrides: str) -> dict:
     return resolve(compose([*overrides, *shrink, f"data.root={tmp_path / 'data'}"]))
 
 
+def split_and_whole_losses(tmp_path: Path, model: str, key: str) -> tuple[list, list]:
+    """The loss records of a 6-step run of ``model`` and of a 3-step run resumed to 6 (one record
+    a step: step, d_loss, g_loss and the family's own ``key``), for exact-resume tests."""
+    import json
+
+    from gan_cli.training import checkpoint
+    from gan_cli.training.loop import train
+
+    def config(steps: int) -> dict:
+        cfg = tiny_config(tmp_path, f"model={model}", "checkpoint.every=3")
+        cfg["train"]["steps"], cfg["log"]["every"] = steps, 1  # tiny_config's own values win over overrides
+        return cfg
+
+    train(config(6), tmp_path / "whole")
+    train(config(3), tmp_path / "split")
+    train(
+        config(6), tmp_path / "split", resume=checkpoint.load(tmp_path / "split" / "checkpoints" / "last.pt")
+    )
+
+    def losses(run: Path) -> list:
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        return [(r["step"], r["d_loss"], r["g_loss"], r[key]) for r in records if "g_loss" in r]
+
+    return losses(tmp_path / "split"), losses(tmp_path / "whole")
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     """A data folder of the test module's own (nothing downloaded: offline tests)."""

@@ -15,7 +15,7 @@ from gan_cli.metrics.code_agreement import best_assignment
 from gan_cli.models.inputs import Inputs
 from gan_cli.registry import METRICS
 from gan_cli.training.loop import train
-from tests.conftest import tiny_config
+from tests.conftest import split_and_whole_losses, tiny_config
 
 SHAPE = (1, 16, 16)
 
@@ -124,24 +124,8 @@ def test_vary_refuses_a_model_without_codes(tmp_path):
 
 
 def test_a_resumed_run_matches_the_uninterrupted_one(tmp_path):
-    import json
-
-    from gan_cli.training import checkpoint
-
-    overrides = ("model=infogan", "checkpoint.every=3")
-    whole = tiny_config(tmp_path, *overrides)
-    whole["train"]["steps"], whole["log"]["every"] = 6, 1
-    train(whole, tmp_path / "whole")
-    half = tiny_config(tmp_path, *overrides)
-    half["train"]["steps"], half["log"]["every"] = 3, 1
-    train(half, tmp_path / "split")
-    train(whole, tmp_path / "split", resume=checkpoint.load(tmp_path / "split" / "checkpoints" / "last.pt"))
-
-    def losses(run):
-        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        return [(r["step"], r["d_loss"], r["g_loss"], r["info"]) for r in records if "g_loss" in r]
-
-    assert losses(tmp_path / "split") == losses(tmp_path / "whole") and len(losses(tmp_path / "whole")) == 6
+    split, whole = split_and_whole_losses(tmp_path, "infogan", "info")
+    assert split == whole and len(whole) == 6
 
 
 def test_the_readme_s_vary_command_writes_its_grid(run, tmp_path, gan):

@@ -19,7 +19,7 @@ from gan_cli.models.inputs import Inputs
 from gan_cli.models.srgan import VGG19_LAYERS, downsample, vgg19_features
 from gan_cli.registry import METRICS, MODELS
 from gan_cli.training.loop import train
-from tests.conftest import tiny_config
+from tests.conftest import split_and_whole_losses, tiny_config
 
 TINY = {"name": "srgan", "g_channels": 4, "g_blocks": 1, "d_channels": 4, "d_dense": 8, "content": "l1"}
 
@@ -212,22 +212,8 @@ def test_esrgan_s_relativistic_d_trains_through_the_same_step(tmp_path):
 
 
 def test_a_resumed_run_matches_the_uninterrupted_one(tmp_path):
-    from gan_cli.training import checkpoint
-
-    overrides = ("model=srgan", "checkpoint.every=3")
-    whole = tiny_config(tmp_path, *overrides)
-    whole["train"]["steps"], whole["log"]["every"] = 6, 1
-    train(whole, tmp_path / "whole")
-    half = tiny_config(tmp_path, *overrides)
-    half["train"]["steps"], half["log"]["every"] = 3, 1
-    train(half, tmp_path / "split")
-    train(whole, tmp_path / "split", resume=checkpoint.load(tmp_path / "split" / "checkpoints" / "last.pt"))
-
-    def losses(run):
-        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        return [(r["step"], r["d_loss"], r["g_loss"], r["content"]) for r in records if "g_loss" in r]
-
-    assert losses(tmp_path / "split") == losses(tmp_path / "whole") and len(losses(tmp_path / "whole")) == 6
+    split, whole = split_and_whole_losses(tmp_path, "srgan", "content")
+    assert split == whole and len(whole) == 6
 
 
 def test_the_readme_s_upscale_command_works_and_refuses_in_one_line(run, tmp_path, gan):
