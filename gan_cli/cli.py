@@ -12,6 +12,7 @@ import typer
 
 from gan_cli.commands.attack import attack_command
 from gan_cli.commands.bench import bench_command
+from gan_cli.commands.classify import classify_command
 from gan_cli.commands.data import data_app
 from gan_cli.commands.evaluate import eval_command
 from gan_cli.commands.list import list_options
@@ -51,6 +52,7 @@ app.command("sample")(sample_command)
 app.command("eval")(eval_command)
 app.command("translate")(translate_command)
 app.command("upscale")(upscale_command)
+app.command("classify")(classify_command)
 app.command("attack")(attack_command)
 app.command("reproduce", context_settings=EXTRA_ARGS)(reproduce_command)
 app.command("bench", context_settings=EXTRA_ARGS)(bench_command)

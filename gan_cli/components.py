@@ -104,10 +104,28 @@ def assemble(
         d_input_shape=tricks.data_shape(tuple(data_shape)),
         num_classes=num_classes,
     )
+    check_labelled(cfg["dataset"], model, num_classes)
     tricks = TrickSet(tricks.tricks + model.implied_tricks())
     loss.check(model)
     tricks.check(model, loss)
     return model, loss, tricks, schedules
+
+
+def check_labelled(dataset_cfg: Mapping[str, Any], model: GAN, num_classes: int) -> None:
+    """``dataset.labelled``: for a model that learns from few labels, the same count of each class."""
+    count = dataset_cfg.get("labelled")
+    if count is None:
+        return
+    if not model.learns_from_few_labels:
+        raise GanError(
+            f"dataset.labelled={count} hides labels for a model that learns from few of them "
+            f"(model=ssgan); model={model.registered_name} does not"
+        )
+    if num_classes < 2 or count % num_classes:
+        raise GanError(
+            f"dataset.labelled={count} must be a multiple of the dataset's {num_classes} classes "
+            "(the same count of each)"
+        )
 
 
 def build(cfg: Mapping[str, Any], data_shape: tuple[int, ...], num_classes: int) -> Components:

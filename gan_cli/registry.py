@@ -117,6 +117,10 @@ class Registry:
 
 MODELS = Registry("model", "gan_cli.models")
 LOSSES = Registry("loss", "gan_cli.losses", schedulable=True)
-DATASETS = Registry("dataset", "gan_cli.datasets", common={"limit": schema.PositiveInt | None})
+DATASETS = Registry(
+    "dataset",
+    "gan_cli.datasets",
+    common={"limit": schema.PositiveInt | None, "labelled": schema.PositiveInt | None},
+)
 TRICKS = Registry("trick", "gan_cli.tricks", schedulable=True)
 METRICS = Registry("metric", "gan_cli.metrics")

@@ -76,10 +76,15 @@ def seeded_inputs(
     return parts.inputs(n, torch.Generator().manual_seed(seed), device, labels, truncation, data)
 
 
-def evaluation(model: GAN, inputs: Inputs, outputs: torch.Tensor, data: DataSource) -> Evaluation:
+def evaluation(
+    model: GAN, inputs: Inputs, outputs: torch.Tensor, data: DataSource, held_out: DataSource | None = None
+) -> Evaluation:
     """What the metrics are given for ``outputs`` generated from ``inputs``: the real data they
-    should resemble (the model's ``reference`` of ``data``), their classes, and their targets."""
-    return Evaluation(outputs, model.reference(data), inputs.labels, inputs, inputs.targets)
+    should resemble (the model's ``reference`` of ``data``), their classes, their targets, the
+    data held out of training, and the model's classifier."""
+    return Evaluation(
+        outputs, model.reference(data), inputs.labels, inputs, inputs.targets, held_out, model.classify
+    )
 
 
 def load_run(path: str | Path) -> tuple[components.Components, dict]:

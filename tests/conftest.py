@@ -47,6 +47,7 @@ TINY_MODELS = {
         "model.content=l1",
     ],
     "cogan": ["model.z_dim=8", "model.g_channels=4", "model.d_channels=4"],
+    "ssgan": ["model.z_dim=8", "model.g_widths=[16]", "model.d_widths=[16,8]", "dataset.labelled=20"],
     "sagan": [
         "model.z_dim=8",
         "model.g_channels=4",

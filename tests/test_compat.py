@@ -26,6 +26,8 @@ REFUSED = [
     (["model=dcgan", "trick=wgan_gp"], "needs a discriminator without batch norm"),
     (["model=dcgan", "dataset=ring8"], "dcgan needs square images, got data of shape (2,)"),
     (["model=pix2pix", "dataset=mnist_domains"], "multiple of 256, got data of shape (1, 32, 32)"),
+    (["dataset.labelled=100"], "model=dcgan does not"),
+    (["model=ssgan", "dataset.labelled=105"], "must be a multiple of the dataset's 10 classes"),
 ]
 ACCEPTED = [
     ["model=cyclegan", "dataset=mnist_domains", "trick=sngan"],

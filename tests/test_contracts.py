@@ -374,6 +374,7 @@ class Probe(NamedTuple):
     quick: dict[str, Any] = {}
     targets: bool = False  # scores outputs against targets (here: the same images in another order)
     codes: bool = False  # reads the inputs' categorical code (here: the images' own classes)
+    classifier: bool = False  # scores the model's classifier on held-out data (here: the probe data)
 
 
 PROBES = {
@@ -386,8 +387,15 @@ PROBES = {
     "inception_score": Probe("digits", {"features": "classifier", "splits": 2}),
     "psnr_ssim": Probe("digits", targets=True),
     "stacked_modes": Probe("stacked", quick={"gan_cli.metrics.stacked_modes.DIGIT_STEPS": 10}),
+    "test_error": Probe("digits", classifier=True),
     "toy_modes": Probe("points"),
 }
+
+
+def brightness_classes(images: torch.Tensor) -> torch.Tensor:
+    """A stand-in classifier: ten classes by mean brightness."""
+    brightness = images.flatten(1).mean(1, keepdim=True)
+    return (-(brightness - torch.linspace(-1, 1, 10)).abs()).softmax(1)
 
 
 @pytest.fixture(scope="module")
@@ -422,7 +430,8 @@ def test_a_metric_builds_from_its_yamls_and_gives_finite_numbers_or_nothing(name
         codes = None
         if probe.codes and data[kind].labels is not None:
             codes = Inputs({"category": data[kind].labels[:64]})
-        record = metric(Evaluation(outputs, data[kind], labels, inputs=codes, targets=targets))
+        classifier = {"held_out": data[kind], "classify": brightness_classes} if probe.classifier else {}
+        record = metric(Evaluation(outputs, data[kind], labels, inputs=codes, targets=targets, **classifier))
         assert isinstance(record, dict) and all_finite(record), (kind, record)
         assert record or kind == other, f"{name} gave nothing on the data it is probed with"
 

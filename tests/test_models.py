@@ -24,9 +24,12 @@ SHAPES = {
     "began": [(1, 16, 16), (3, 32, 32)],
     "srgan": [(1, 16, 16), (3, 32, 32)],
     "infogan": [(1, 16, 16), (3, 28, 28)],
+    "ssgan": [(1, 16, 16), (3, 28, 28)],
 }
 # Scalars a family's step logs beside the shared ones (SRGAN's content loss).
-STEP_SCALARS = {"srgan": {"content"}, "infogan": {"info"}}
+STEP_SCALARS = {"srgan": {"content"}, "infogan": {"info"}, "ssgan": {"supervised", "train_error"}}
+# A family that learns from labels is built for this many classes and trains on labelled data.
+CLASSES = {"ssgan": 10}
 # A family whose D only its own loss can read (BEGAN's energies) trains with that loss here.
 OWN_LOSS = {"began": ["loss=began"]}
 # Two-domain families draw two-domain batches and meet their contract in tests/test_<family>.py.
@@ -44,7 +47,7 @@ def cases():
 @pytest.mark.parametrize("model_name,shape", cases())
 def test_generator_and_discriminator_shapes(model_name, shape, tmp_path):
     cfg = tiny_config(tmp_path, f"model={model_name}", *OWN_LOSS.get(model_name, []))
-    parts = components.build(cfg, shape, 0)
+    parts = components.build(cfg, shape, CLASSES.get(model_name, 0))
     inputs = parts.inputs(5, torch.Generator().manual_seed(0), data=Data(torch.rand(16, *shape) * 2 - 1))
     fake = parts.model.generate(inputs)
     assert fake.shape == (5, *shape)
@@ -56,13 +59,14 @@ def test_generator_and_discriminator_shapes(model_name, shape, tmp_path):
 @pytest.mark.parametrize("model_name,shape", cases())
 def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, shape, tmp_path):
     cfg = tiny_config(tmp_path, f"model={model_name}", *OWN_LOSS.get(model_name, []))
-    parts = components.build(cfg, shape, 0)
+    classes = CLASSES.get(model_name, 0)
+    parts = components.build(cfg, shape, classes)
     model = parts.model
     before = {k: v.clone() for k, v in model.state_dict().items()}
     g_opt = torch.optim.Adam(model.generator.parameters(), lr=1e-3)
     d_opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
     step = model.step_class(model, parts.loss, parts.tricks, g_opt, d_opt, parts.latent)
-    data = Data(torch.rand(16, *shape) * 2 - 1)
+    data = Data(torch.rand(16, *shape) * 2 - 1, torch.arange(16) % classes if classes else None)
     scalars = step(1, Batches(data, 8, seed=0))
     own = set(parts.loss.scalars()) | STEP_SCALARS.get(model_name, set())  # a loss's own values (BEGAN's k)
     assert set(scalars) == {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm", *own}
@@ -76,7 +80,7 @@ def test_one_train_step_moves_both_networks_and_state_round_trips(model_name, sh
         ]
         assert moved, f"{net} did not change"
 
-    rebuilt = components.build(cfg, shape, 0).model
+    rebuilt = components.build(cfg, shape, classes).model
     rebuilt.load_state_dict(model.state_dict())
     inputs = parts.inputs(3, torch.Generator().manual_seed(0), data=data)
     model.eval(), rebuilt.eval()

@@ -122,7 +122,7 @@ def evaluate_checkpoint(
     outputs = torch.cat(
         [sampling.generate(parts.model, part, ema) for part in inputs.batches(sampling.BATCH)]
     )
-    ev = sampling.evaluation(parts.model, inputs, outputs, data)
+    ev = sampling.evaluation(parts.model, inputs, outputs, data, held_out)
     results: dict[str, float] = {}
     protocol: dict[str, Any] = {}
     with evaluation_notes():

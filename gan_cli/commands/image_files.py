@@ -1,6 +1,7 @@
-"""Images in and out of the commands that transform them (``gan translate``, ``gan upscale``): the
-input files (one image, or a folder's images, recursively) and their output PNGs under ``--out``,
-checked before anything is written; nothing existing is overwritten."""
+"""Images in and out of the commands that read them (``gan translate``, ``gan upscale``, ``gan
+classify``): the input files (one image, or a folder's images, recursively), read as the training
+data was, and the output PNGs under ``--out``, checked before anything is written; nothing
+existing is overwritten."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:  # torch is imported by the commands when they run: gan --help
 
 
 def input_files(path: Path) -> tuple[Path, list[Path]]:
-    """The images to translate (one file, or a folder's images, recursively) and the folder their
+    """The images to read (one file, or a folder's images, recursively) and the folder their
     output names are relative to."""
     from gan_cli.datasets.image_folder import EXTENSIONS, find_images
 
@@ -27,6 +28,24 @@ def input_files(path: Path) -> tuple[Path, list[Path]]:
     if not files:
         raise GanError(f"no images in {path} (looked for {', '.join(sorted(EXTENSIONS))})")
     return path, files
+
+
+def read_images(files: list[Path], shape: tuple[int, ...]) -> torch.Tensor:
+    """The files as one N×C×H×W tensor in [-1, 1] at the model's shape; an unreadable file is
+    refused by name."""
+    import numpy as np
+    import torch
+
+    from gan_cli.datasets.image_folder import UNREADABLE, load_image
+
+    channels, size = shape[0], shape[1]
+    images = []
+    for f in files:
+        try:
+            images.append(load_image(f, size, "RGB" if channels == 3 else "L").transpose(2, 0, 1))
+        except UNREADABLE as err:
+            raise GanError(f"cannot read {f} as an image ({err})") from err
+    return torch.from_numpy(np.stack(images)).float().div_(127.5).sub_(1.0)
 
 
 def output_paths(root: Path, files: list[Path], out: Path) -> list[Path]:

@@ -13,30 +13,12 @@ from typing import Annotated
 
 import typer
 
-from gan_cli.commands.image_files import input_files, output_paths, write_pngs
+from gan_cli.commands.image_files import input_files, output_paths, read_images, write_pngs
 from gan_cli.errors import GanError
 from gan_cli.options import Checkpoint, Device, Ema
 
 DIRECTIONS = ("AtoB", "BtoA")
 BATCH = 64  # images per forward pass
-
-
-def read_images(files: list[Path], shape: tuple[int, ...]):
-    """The files as one N×C×H×W tensor in [-1, 1] at the model's shape; an unreadable file is
-    refused by name."""
-    import numpy as np
-    import torch
-
-    from gan_cli.datasets.image_folder import UNREADABLE, load_image
-
-    channels, size = shape[0], shape[1]
-    images = []
-    for f in files:
-        try:
-            images.append(load_image(f, size, "RGB" if channels == 3 else "L").transpose(2, 0, 1))
-        except UNREADABLE as err:
-            raise GanError(f"cannot read {f} as an image ({err})") from err
-    return torch.from_numpy(np.stack(images)).float().div_(127.5).sub_(1.0)
 
 
 def translate(

@@ -177,11 +177,14 @@ class Data:
 class Batch(NamedTuple):
     """What a training step draws: images (or points), for labelled data their classes, and for
     two-domain data (CycleGAN, CoGAN, pix2pix) a batch of domain B: paired with ``images`` one to
-    one for paired data, drawn independently for unpaired data."""
+    one for paired data, drawn independently for unpaired data. For partly labelled data
+    (``dataset.labelled``) ``images`` are unlabelled and ``labelled`` is a batch of the few
+    labelled images with their classes, drawn independently."""
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
     other: torch.Tensor | None = None
+    labelled: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class Batches:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,14 +16,18 @@ class Evaluation:
     """What a metric scores: the generator's ``outputs``; ``data``, the real data they should
     resemble (a translator's: its target domain); ``labels``, the class of each output where
     known (what a conditional model was asked for, a translation's source class); the ``inputs``
-    they came from; and ``targets``, what each output should have been, where the task says
-    (paired translation, super-resolution)."""
+    they came from; ``targets``, what each output should have been, where the task says
+    (paired translation, super-resolution); ``held_out``, the real data the run did not train
+    on (``dataset.limit``); and ``classify``, the model's classifier of real images where it has
+    one (the semi-supervised GAN's D)."""
 
     outputs: torch.Tensor
     data: DataSource
     labels: torch.Tensor | None = None
     inputs: Inputs | None = None
     targets: torch.Tensor | None = None
+    held_out: DataSource | None = None
+    classify: Callable[[torch.Tensor], torch.Tensor | None] | None = None
 
 
 class Metric:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from gan_cli.datasets.base import to_resolution
+from gan_cli.datasets.labelled import balanced
 from gan_cli.metrics import classifier
 from gan_cli.metrics.base import Evaluation, Metric
 from gan_cli.metrics.classifier import ClassifierExtractor
@@ -27,12 +28,6 @@ from gan_cli.metrics.extractors import extractor
 from gan_cli.metrics.features import map_taken
 from gan_cli.registry import METRICS
 from gan_cli.schema import PositiveInt
-
-
-def balanced(at: torch.Tensor, labels: torch.Tensor, count: int, classes: int) -> torch.Tensor:
-    """``count`` positions of ``at``, ``count // classes`` of each class, drawn with a fixed seed."""
-    order = at[torch.randperm(len(at), generator=torch.Generator().manual_seed(classifier.SEED))]
-    return torch.cat([order[labels[order] == c][: count // classes] for c in range(classes)])
 
 
 @METRICS.register("cas")
@@ -67,7 +62,7 @@ class ClassificationAccuracyScore(Metric):
 
         record = {"cas": score(synthetic, synthetic_labels), "cas_real": real_net.test_accuracy}
         for count in self.real_labels:
-            few = balanced(fit_at, real_labels.cpu(), count, data.num_classes).to(device)
+            few = balanced(fit_at, real_labels.cpu(), count, data.num_classes, classifier.SEED).to(device)
             record[f"acc_{count}_real"] = score(real[few], real_labels[few])
             record[f"acc_{count}_real_synthetic"] = score(
                 torch.cat([real[few], synthetic]), torch.cat([real_labels[few], synthetic_labels])

@@ -46,6 +46,7 @@ class GAN(nn.Module):
     z_dim: int
     num_classes = 0  # > 0: class-conditional
     truncates_in_w = False  # truncation acts in the model's own latent space (StyleGAN's W), not on z
+    learns_from_few_labels = False  # trains on partly labelled data (dataset.labelled)
     step_class = AdversarialStep
 
     def condition(self, labels: torch.Tensor | None) -> None:
@@ -55,6 +56,11 @@ class GAN(nn.Module):
         """What the family takes from the data before training, once the model is on its device
         (SRGAN: the dataset classifier its content loss measures in); ``root`` is the data root,
         where such networks are cached. Most families take nothing."""
+
+    def classify(self, images: torch.Tensor) -> torch.Tensor | None:
+        """Class probabilities of real ``images``, for a family whose D learns to classify (the
+        semi-supervised GAN); None for the others."""
+        return None
 
     def implied_tricks(self) -> list:
         """Tricks that are part of this model's objective (AC-GAN's class loss). They join the

@@ -17,6 +17,7 @@ import torch
 
 from gan_cli import components
 from gan_cli.datasets.base import BatchStream, DataSource, split_off
+from gan_cli.datasets.labelled import keep_labels
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.registry import DATASETS
 from gan_cli.sampling import evaluating, evaluation, generate, seeded_inputs
@@ -81,6 +82,7 @@ class Run:
         self.folder = RunFolder(run_dir, main=distributed.rank() == 0, config=cfg)  # and its trackers (log.*)
         self.data = load_data(cfg).to(self.device)  # all of it: what the metrics compare with
         self.train_data, self.held_out = split_off(self.data, cfg["dataset"].get("limit"))
+        self.train_data = keep_labels(self.train_data, cfg["dataset"].get("labelled"), cfg["seed"])
         log.info(
             "data: %s, shape %s; device: %s (%s)",
             self.train_data.description,
@@ -239,7 +241,7 @@ class Run:
         if not self.parts.metrics or not self.folder.main:
             return {}
         outputs = generate(self.model, self.eval_inputs)
-        ev = evaluation(self.model, self.eval_inputs, outputs, self.data)
+        ev = evaluation(self.model, self.eval_inputs, outputs, self.data, self.held_out)
         results = {k: v for metric in self.parts.metrics for k, v in metric(ev).items()}
         if results:
             self.folder.record({"step": step, **results})

@@ -1,0 +1,85 @@
+"""``gan classify``: images through the classifier a semi-supervised GAN trained (its D).
+
+Each image is read as the training data was (centre square, resized to the model's resolution,
+grayscale or RGB as it was trained) and given the class of highest probability under the
+running average of D's weights, with that probability. The predictions are printed, or written
+as CSV to ``--out`` (a new file: an existing one is refused before anything is read).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gan_cli.commands.image_files import input_files, read_images
+from gan_cli.errors import GanError
+from gan_cli.options import Checkpoint, Device
+
+BATCH = 256  # images per forward pass
+COLUMNS = ("image", "class", "confidence")
+
+
+def classify(ckpt: Path, source: Path, out: Path | None, device: str) -> list[tuple[str, int, float]]:
+    """(image path, class, probability) for each image of ``source`` (a file or a folder)."""
+    import torch
+
+    from gan_cli import outputs
+    from gan_cli.sampling import load_run
+    from gan_cli.training.checkpoint import resolve_path
+    from gan_cli.training.devices import OPTION, pick_device
+
+    if out is not None:
+        outputs.check_suffix(out, ".csv", "--out", "the predictions are written as CSV")
+        outputs.check_new(out, "--out")
+    _, files = input_files(source)
+    ckpt = resolve_path(ckpt)
+    chosen = pick_device(device, OPTION)
+    parts, state = load_run(ckpt)
+    model = parts.model.to(chosen)
+    if model.classify(torch.zeros(1, *state["data_shape"], device=chosen)) is None:
+        raise GanError(f"{ckpt} holds a {model.registered_name} model, which does not classify (ssgan does)")
+    images = read_images(files, tuple(state["data_shape"]))
+    probabilities = torch.cat([model.classify(x.to(chosen)).cpu() for x in images.split(BATCH)])
+    confidence, classes = probabilities.max(1)
+    rows = [(str(f), int(c), float(p)) for f, c, p in zip(files, classes, confidence, strict=True)]
+    if out is not None:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows((name, label, f"{p:.4f}") for name, label, p in rows)
+        with outputs.new_file(out) as f:
+            f.write(text.getvalue().encode())
+    return rows
+
+
+def classify_command(
+    ckpt: Checkpoint,
+    source: Annotated[
+        Path, typer.Option("--input", "-i", help="An image, or a folder of images (recursive).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the predictions to this new CSV file instead of printing them."
+        ),
+    ] = None,
+    device: Device = "auto",
+) -> None:
+    """Classify images with the D of a trained semi-supervised GAN (model=ssgan).
+
+    Examples:
+
+      gan classify --ckpt outputs/DATE/TIME --input digit.png
+
+      gan classify --ckpt last.pt --input digits/ --out predictions.csv
+    """
+    rows = classify(ckpt, source, out, device)
+    if out is not None:
+        typer.echo(f"classified {len(rows)} image(s) into {out}")
+        return
+    for name, label, probability in rows:
+        typer.echo(f"{name}\t{label}\t{probability:.4f}")
