@@ -12,8 +12,11 @@ rotation and width.
 
 The MNIST networks of the paper (appendix C.1): G: FC 1024 -> FC 7×7×128 -> 4×4 up-conv 64 ->
 4×4 up-conv to the image (BN + ReLU between); D: 4×4 conv 64 -> 4×4 conv 128 (BN) -> FC 1024 (BN),
-LeakyReLU 0.1, then D's score and Q's FC 128 (BN) -> the codes. 62 noise dimensions, 10
-categories, 2 continuous codes; Adam at 2e-4 for D, 1e-3 for G (``+experiment=infogan_mnist``).
+then D's score and Q's FC 128 (BN) -> the codes. 62 noise dimensions, 10 categories, 2
+continuous codes; Adam at 2e-4 for D, 1e-3 for G (``+experiment=infogan_mnist``). As in the
+authors' code (openai/InfoGAN, ``custom_ops.py``): LeakyReLU 0.01 (the paper's text says 0.1),
+weights drawn from N(0, 0.02) and batch-norm scales from N(1, 0.02) — PyTorch's default
+initialisation instead left the category to encode style rather than the digit.
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ from torch import nn
 
 from gan_cli.datasets.base import Batch, DataSource
 from gan_cli.errors import GanError
-from gan_cli.models.base import GAN, Discriminator
+from gan_cli.models.base import GAN, Discriminator, init_dcgan_weights
 from gan_cli.models.inputs import Inputs, Prior
 from gan_cli.models.latents import LatentPrior, prior_tricks
 from gan_cli.registry import MODELS
 from gan_cli.schema import AtLeastTwo, NonNegativeFloat, NonNegativeInt, PositiveInt
 from gan_cli.training.steps import Step
 
-LEAK = 0.1  # the paper's LeakyReLU slope
+LEAK = 0.01  # the authors' code's LeakyReLU slope (custom_ops.leaky_rectify)
 
 
 class InfoDiscriminator(Discriminator):
@@ -130,6 +133,7 @@ class InfoGAN(GAN):
         self.info_weight, self.prior = info_weight, prior
         self.generator = InfoGenerator(z_dim + categories + continuous, channels, size, g_channels, dense)
         self.discriminator = InfoDiscriminator(channels, size, d_channels, dense, categories + continuous)
+        self.apply(init_dcgan_weights)  # the authors' N(0, 0.02) weights, N(1, 0.02) batch-norm scales
 
     def implied_tricks(self) -> list:
         return prior_tricks(self.prior)
