@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from gan_cli.datasets.base import DataSource, data_spec
+from gan_cli.datasets.labelled import training_split
 from gan_cli.errors import GanError
 from gan_cli.losses.base import Loss
 from gan_cli.metrics.base import Metric
@@ -67,6 +70,18 @@ class Components:
         return inputs.to(device)
 
 
+@contextmanager
+def quiet(name: str) -> Iterator[None]:
+    """Logger ``name`` below errors silenced for the block."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def named_configs(group_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A set's YAML ({name: params}, as trick sets and metric sets are) as registry configs."""
     return [{"name": name, **(params or {})} for name, params in group_cfg.items() if name not in META_KEYS]
@@ -82,6 +97,11 @@ def check(cfg: Mapping[str, Any]) -> None:
     data_shape, num_classes = data_spec(cfg["dataset"], cfg["data"]["root"])
     with torch.device("meta"):
         assemble(cfg, data_shape, num_classes)
+    if cfg["dataset"].get("limit") is not None or cfg["dataset"].get("labelled") is not None:
+        # Counts that only the data itself can refuse (too many to hold out, too few of a class).
+        with quiet("gan_cli"):  # the data's notes are for training, which logs them again
+            data = DATASETS.build(cfg["dataset"], root=cfg["data"]["root"])
+        training_split(data, cfg["dataset"], cfg["seed"])
 
 
 def assemble(

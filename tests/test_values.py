@@ -131,6 +131,16 @@ HOSTILE = [
         "trick 'r1': every cannot follow a schedule: it is not a real number",
     ),
     (["model.z_dim={schedule:linear,start:1}"], "model 'dcgan': z_dim must be an integer >= 1"),
+    # counts only the data can refuse: it is loaded to check them, before any folder
+    (
+        ["dataset.split=test", "dataset.limit=20000"],
+        "dataset.limit=20000 leaves nothing held out: the data holds 10000",
+    ),
+    (
+        ["dataset.split=test", "model=ssgan", "dataset.labelled=9000"],
+        "dataset.labelled=9000 needs 900 images of each class",
+    ),
+    (["model=ssgan", "dataset.labelled=-3"], "dataset.labelled must be an integer >= 1 or null, got -3"),
     # keys no component reads, with or without +, and a preset without its +
     (["+trian.steps=5000"], "unknown config key 'trian.steps' (did you mean 'train.steps'?)"),
     (["+trik.ema.decay=0.9"], "unknown config key 'trik.ema.decay' (did you mean 'trick.ema.decay'?)"),

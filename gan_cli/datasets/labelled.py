@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from gan_cli.datasets.base import Batch, Batches, Data, DataSource
+from gan_cli.datasets.base import Batch, Batches, Data, DataSource, split_off
 from gan_cli.errors import GanError
 
 
@@ -91,3 +91,10 @@ def keep_labels(data: DataSource, count: int | None, seed: int) -> DataSource:
         labelled_samples=data.samples[chosen],
         labelled_labels=data.labels[chosen],
     )
+
+
+def training_split(data: DataSource, dataset_cfg: dict, seed: int) -> tuple[DataSource, DataSource | None]:
+    """What a run trains on and what it holds out: ``dataset.limit``'s subset (all of ``data``
+    without one) with ``dataset.labelled``'s labels kept, and the rest of the data."""
+    train, held_out = split_off(data, dataset_cfg.get("limit"))
+    return keep_labels(train, dataset_cfg.get("labelled"), seed), held_out

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from gan_cli import components
-from gan_cli.datasets.base import BatchStream, DataSource, split_off
-from gan_cli.datasets.labelled import keep_labels
+from gan_cli.datasets.base import BatchStream, DataSource
+from gan_cli.datasets.labelled import training_split
 from gan_cli.errors import GanError, Interrupted
 from gan_cli.registry import DATASETS
 from gan_cli.sampling import evaluating, evaluation, generate, seeded_inputs
@@ -81,8 +81,7 @@ class Run:
         self.speed = Performance.from_config(cfg["trainer"], self.device)
         self.folder = RunFolder(run_dir, main=distributed.rank() == 0, config=cfg)  # and its trackers (log.*)
         self.data = load_data(cfg).to(self.device)  # all of it: what the metrics compare with
-        self.train_data, self.held_out = split_off(self.data, cfg["dataset"].get("limit"))
-        self.train_data = keep_labels(self.train_data, cfg["dataset"].get("labelled"), cfg["seed"])
+        self.train_data, self.held_out = training_split(self.data, cfg["dataset"], cfg["seed"])
         log.info(
             "data: %s, shape %s; device: %s (%s)",
             self.train_data.description,
