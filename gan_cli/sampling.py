@@ -82,8 +82,9 @@ def evaluation(
     """What the metrics are given for ``outputs`` generated from ``inputs``: the real data they
     should resemble (the model's ``reference`` of ``data``), their classes, their targets, the
     data held out of training, and the model's classifier."""
+    classify = model.classify if model.classifies else None
     return Evaluation(
-        outputs, model.reference(data), inputs.labels, inputs, inputs.targets, held_out, model.classify
+        outputs, model.reference(data), inputs.labels, inputs, inputs.targets, held_out, classify
     )
 
 

@@ -15,8 +15,7 @@ from typing import Annotated
 
 import typer
 
-from gan_cli.commands.image_files import input_files, read_images
-from gan_cli.errors import GanError
+from gan_cli.commands.image_files import input_files, read_images, trained_model
 from gan_cli.options import Checkpoint, Device
 
 BATCH = 256  # images per forward pass
@@ -28,20 +27,12 @@ def classify(ckpt: Path, source: Path, out: Path | None, device: str) -> list[tu
     import torch
 
     from gan_cli import outputs
-    from gan_cli.sampling import load_run
-    from gan_cli.training.checkpoint import resolve_path
-    from gan_cli.training.devices import OPTION, pick_device
 
     if out is not None:
         outputs.check_suffix(out, ".csv", "--out", "the predictions are written as CSV")
         outputs.check_new(out, "--out")
     _, files = input_files(source)
-    ckpt = resolve_path(ckpt)
-    chosen = pick_device(device, OPTION)
-    parts, state = load_run(ckpt)
-    model = parts.model.to(chosen)
-    if model.classify(torch.zeros(1, *state["data_shape"], device=chosen)) is None:
-        raise GanError(f"{ckpt} holds a {model.registered_name} model, which does not classify (ssgan does)")
+    model, state, chosen = trained_model(ckpt, device, lambda m: m.classifies, "classify", "ssgan does")
     images = read_images(files, tuple(state["data_shape"]))
     probabilities = torch.cat([model.classify(x.to(chosen)).cpu() for x in images.split(BATCH)])
     confidence, classes = probabilities.max(1)

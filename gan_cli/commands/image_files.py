@@ -1,5 +1,5 @@
 """Images in and out of the commands that read them (``gan translate``, ``gan upscale``, ``gan
-classify``): the input files (one image, or a folder's images, recursively), read as the training
+classify``): the trained model they run, the input files (one image, or a folder's images, recursively), read as the training
 data was, and the output PNGs under ``--out``, checked before anything is written; nothing
 existing is overwritten."""
 
@@ -12,7 +12,30 @@ from typing import TYPE_CHECKING
 from gan_cli.errors import GanError
 
 if TYPE_CHECKING:  # torch is imported by the commands when they run: gan --help stays instant
+    from collections.abc import Callable
+
     import torch
+
+    from gan_cli.models.base import GAN
+
+
+def trained_model(
+    ckpt: Path, device: str, can: Callable[[GAN], bool], task: str, families: str
+) -> tuple[GAN, dict, torch.device]:
+    """The model of checkpoint ``ckpt`` (a file or a run folder) in eval mode on ``device``
+    (``--device``), its checkpoint state and the device; one line unless ``can(model)``:
+    "<ckpt> holds a <family> model, which does not <task> (<families> do)"."""
+    from gan_cli.sampling import load_run
+    from gan_cli.training.checkpoint import resolve_path
+    from gan_cli.training.devices import OPTION, pick_device
+
+    ckpt = resolve_path(ckpt)
+    chosen = pick_device(device, OPTION)
+    parts, state = load_run(ckpt)
+    model = parts.model.to(chosen).eval()
+    if not can(model):
+        raise GanError(f"{ckpt} holds a {model.registered_name} model, which does not {task} ({families})")
+    return model, state, chosen
 
 
 def input_files(path: Path) -> tuple[Path, list[Path]]:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from gan_cli.commands.image_files import input_files, output_paths, read_images, write_pngs
+from gan_cli.commands.image_files import input_files, output_paths, read_images, trained_model, write_pngs
 from gan_cli.errors import GanError
 from gan_cli.options import Checkpoint, Device, Ema
 
@@ -28,28 +28,19 @@ def translate(
     import torch
 
     from gan_cli.models.image_to_image import Translator
-    from gan_cli.sampling import load_run
-    from gan_cli.training.checkpoint import resolve_path
-    from gan_cli.training.devices import OPTION, pick_device
 
     if direction not in DIRECTIONS:
         raise GanError(f"unknown direction '{direction}'; valid: {', '.join(DIRECTIONS)}")
     root, files = input_files(source)
     targets = output_paths(root, files, out)
-    ckpt = resolve_path(ckpt)
-    target_device = pick_device(device, OPTION)
-    parts, state = load_run(ckpt)
-    model = parts.model
-    if not isinstance(model, Translator):
-        raise GanError(
-            f"{ckpt} holds a {model.registered_name} model, which does not translate (cyclegan, pix2pix do)"
-        )
+    model, state, target_device = trained_model(
+        ckpt, device, lambda m: isinstance(m, Translator), "translate", "cyclegan, pix2pix do"
+    )
     if direction not in model.directions:
         raise GanError(
             f"{model.registered_name} translates {' and '.join(model.directions)} only, not {direction}"
         )
     images = read_images(files, tuple(state["data_shape"]))
-    model.to(target_device).eval()
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # pix2pix's dropout noise
         translated = torch.cat(

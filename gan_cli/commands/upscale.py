@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gan_cli.commands.image_files import input_files, output_paths, write_pngs
+from gan_cli.commands.image_files import input_files, output_paths, trained_model, write_pngs
 from gan_cli.errors import GanError
 from gan_cli.options import Checkpoint, Device, Ema
 
@@ -73,23 +73,16 @@ def upscale(ckpt: Path, source: Path, out: Path, device: str, ema: bool, tile: i
     import torch
 
     from gan_cli.models.srgan import SRGAN
-    from gan_cli.sampling import load_run
-    from gan_cli.training.checkpoint import resolve_path
-    from gan_cli.training.devices import OPTION, pick_device
 
     if tile < 1:
         raise GanError(f"--tile must be a positive number of pixels, got {tile}")
     root, files = input_files(source)
     targets = output_paths(root, files, out)
-    ckpt = resolve_path(ckpt)
-    chosen = pick_device(device, OPTION)
-    parts, state = load_run(ckpt)
-    model = parts.model
-    if not isinstance(model, SRGAN):
-        raise GanError(f"{ckpt} holds a {model.registered_name} model, which does not upscale (srgan does)")
+    model, state, chosen = trained_model(
+        ckpt, device, lambda m: isinstance(m, SRGAN), "upscale", "srgan does"
+    )
     channels = state["data_shape"][0]
     images = [read_image(f, channels) for f in files]  # every file is readable before any is written
-    model.to(chosen).eval()
     G = model.current_generator(ema)
 
     def upscaled() -> Iterator[torch.Tensor]:

@@ -27,7 +27,7 @@ class Evaluation:
     inputs: Inputs | None = None
     targets: torch.Tensor | None = None
     held_out: DataSource | None = None
-    classify: Callable[[torch.Tensor], torch.Tensor | None] | None = None
+    classify: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 class Metric:

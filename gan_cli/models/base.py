@@ -57,10 +57,15 @@ class GAN(nn.Module):
         (SRGAN: the dataset classifier its content loss measures in); ``root`` is the data root,
         where such networks are cached. Most families take nothing."""
 
-    def classify(self, images: torch.Tensor) -> torch.Tensor | None:
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
         """Class probabilities of real ``images``, for a family whose D learns to classify (the
-        semi-supervised GAN); None for the others."""
-        return None
+        semi-supervised GAN): such a family overrides this."""
+        raise GanError(f"{self.registered_name} does not classify images")
+
+    @property
+    def classifies(self) -> bool:
+        """Whether this family's D classifies images (it overrides ``classify``)."""
+        return type(self).classify is not GAN.classify
 
     def implied_tricks(self) -> list:
         """Tricks that are part of this model's objective (AC-GAN's class loss). They join the
