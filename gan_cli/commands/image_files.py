@@ -1,7 +1,7 @@
 """Images in and out of the commands that read them (``gan translate``, ``gan upscale``, ``gan
-classify``): the trained model they run, the input files (one image, or a folder's images, recursively), read as the training
-data was, and the output PNGs under ``--out``, checked before anything is written; nothing
-existing is overwritten."""
+classify``): the trained model they run, the input files (one image, or a folder's images,
+recursively) read as the training data was, and the output PNGs under ``--out``, checked before
+anything is written; nothing existing is overwritten."""
 
 from __future__ import annotations
 
