@@ -21,12 +21,7 @@ class HeldOutError(Metric):
         data = ev.held_out
         if data is None or data.labels is None or ev.classify is None:
             return {}
-        wrong = 0
+        labels, wrong = data.labels.cpu(), 0
         for at in torch.arange(len(data)).split(BATCH):
-            probabilities = ev.classify(data.take(at))
-            wrong += int(
-                (
-                    probabilities.argmax(1) != data.labels[at.to(data.labels.device)].to(probabilities.device)
-                ).sum()
-            )
+            wrong += int((ev.classify(data.take(at)).argmax(1).cpu() != labels[at]).sum())
         return {"test_error": wrong / len(data)}
