@@ -181,9 +181,9 @@ def test_batches_carry_the_labels_of_their_images(tmp_path, in_memory):
     assert data.classes == ("dark", "light")
     batches = data.batches(3, seed=1)
     for _ in range(6):
-        images, labels, _ = batches()
-        light = images.mean(dim=(1, 2, 3)) > 0
-        assert torch.equal(labels, light.long())
+        batch = batches()
+        light = batch.images.mean(dim=(1, 2, 3)) > 0
+        assert torch.equal(batch.labels, light.long())
 
 
 def png_header(width: int, height: int) -> bytes:
