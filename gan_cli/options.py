@@ -19,6 +19,7 @@ Checkpoint = Annotated[
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")]
 Seed = Annotated[int, typer.Option(help="Seed of the latent vectors.")]
 Ema = Annotated[bool, typer.Option("--ema/--raw", help="Use the EMA generator(s) when the run kept them.")]
+Images = Annotated[Path, typer.Option("--input", "-i", help="An image, or a folder of images (recursive).")]
 
 INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 

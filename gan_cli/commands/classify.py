@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from gan_cli.commands.image_files import input_files, read_images, trained_model
-from gan_cli.options import Checkpoint, Device
+from gan_cli.options import Checkpoint, Device, Images
 
 BATCH = 256  # images per forward pass
 COLUMNS = ("image", "class", "confidence")
@@ -49,9 +49,7 @@ def classify(ckpt: Path, source: Path, out: Path | None, device: str) -> list[tu
 
 def classify_command(
     ckpt: Checkpoint,
-    source: Annotated[
-        Path, typer.Option("--input", "-i", help="An image, or a folder of images (recursive).")
-    ],
+    source: Images,
     out: Annotated[
         Path | None,
         typer.Option(

@@ -15,7 +15,7 @@ import typer
 
 from gan_cli.commands.image_files import input_files, output_paths, read_images, trained_model, write_pngs
 from gan_cli.errors import GanError
-from gan_cli.options import Checkpoint, Device, Ema
+from gan_cli.options import Checkpoint, Device, Ema, Images
 
 DIRECTIONS = ("AtoB", "BtoA")
 BATCH = 64  # images per forward pass
@@ -52,9 +52,7 @@ def translate(
 
 def translate_command(
     ckpt: Checkpoint,
-    source: Annotated[
-        Path, typer.Option("--input", "-i", help="An image, or a folder of images (recursive).")
-    ],
+    source: Images,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for the translated PNGs (existing files are refused).")
     ],

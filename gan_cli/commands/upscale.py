@@ -17,7 +17,7 @@ import typer
 
 from gan_cli.commands.image_files import input_files, output_paths, trained_model, write_pngs
 from gan_cli.errors import GanError
-from gan_cli.options import Checkpoint, Device, Ema
+from gan_cli.options import Checkpoint, Device, Ema, Images
 
 if TYPE_CHECKING:
     import torch
@@ -96,9 +96,7 @@ def upscale(ckpt: Path, source: Path, out: Path, device: str, ema: bool, tile: i
 
 def upscale_command(
     ckpt: Checkpoint,
-    source: Annotated[
-        Path, typer.Option("--input", "-i", help="An image, or a folder of images (recursive).")
-    ],
+    source: Images,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for the upscaled PNGs (existing files are refused).")
     ],

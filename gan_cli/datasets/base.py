@@ -223,6 +223,19 @@ class Batches:
         self._pos = state["pos"]
 
 
+class Streams:
+    """A batch stream made of several ``Batches`` (``streams``), saved and resumed together."""
+
+    streams: list[Batches]
+
+    def state_dict(self) -> dict:
+        return {"streams": [s.state_dict() for s in self.streams]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for stream, stream_state in zip(self.streams, state["streams"]):
+            stream.load_state_dict(stream_state)
+
+
 def split_off(data: DataSource, limit: int | None) -> tuple[DataSource, DataSource | None]:
     """``dataset.limit``: a fixed subset of ``limit`` samples to train on, and the rest, held out
     (for watching D overfit). The subset depends on the data and ``limit`` only, never on the

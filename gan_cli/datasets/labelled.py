@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from gan_cli.datasets.base import Batch, Batches, Data, DataSource, split_off
+from gan_cli.datasets.base import Batch, Batches, Data, DataSource, Streams, split_off
 from gan_cli.errors import GanError
 
 
@@ -43,7 +43,7 @@ class PartlyLabelledData(Data):
         return PartlyLabelledBatches(self, batch_size, seed)
 
 
-class PartlyLabelledBatches:
+class PartlyLabelledBatches(Streams):
     """An unlabelled batch and a labelled batch per draw; the labelled order is seeded apart."""
 
     def __init__(self, data: PartlyLabelledData, batch_size: int, seed: int):
@@ -57,13 +57,6 @@ class PartlyLabelledBatches:
     def __call__(self) -> Batch:
         labelled = self.streams[1]()
         return Batch(self.streams[0]().images, labelled=(labelled.images, labelled.labels))
-
-    def state_dict(self) -> dict:
-        return {"streams": [s.state_dict() for s in self.streams]}
-
-    def load_state_dict(self, state: dict) -> None:
-        for stream, stream_state in zip(self.streams, state["streams"]):
-            stream.load_state_dict(stream_state)
 
 
 def keep_labels(data: DataSource, count: int | None, seed: int) -> DataSource:

@@ -18,7 +18,7 @@ from typing import Literal
 
 import torch
 
-from gan_cli.datasets.base import Batch, Batches, Data, promises, square
+from gan_cli.datasets.base import Batch, Batches, Data, Streams, promises, square
 from gan_cli.datasets.image_folder import Crop, image_folder
 from gan_cli.errors import GanError
 from gan_cli.registry import DATASETS
@@ -97,7 +97,7 @@ class TwoDomainData(Data):
         return TwoDomainBatches(self, batch_size, seed)
 
 
-class TwoDomainBatches:
+class TwoDomainBatches(Streams):
     """Batches of both domains, with ``Batches``' order, augmentation and exact resume.
 
     Paired: one stream over A and B stacked along the channels, so a pair is drawn, cropped and
@@ -121,13 +121,6 @@ class TwoDomainBatches:
             a, b = first.images.split(self.channels, dim=1)
             return Batch(a, first.labels, b)
         return Batch(first.images, first.labels, self.streams[1]().images)
-
-    def state_dict(self) -> dict:
-        return {"streams": [s.state_dict() for s in self.streams]}
-
-    def load_state_dict(self, state: dict) -> None:
-        for stream, stream_state in zip(self.streams, state["streams"]):
-            stream.load_state_dict(stream_state)
 
 
 def domain_folder(path: str, name: str) -> str:
