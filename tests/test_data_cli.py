@@ -22,6 +22,7 @@ def _in_tmp(tmp_path, monkeypatch):
 
 
 def lines(output: str) -> dict[str, str]:
+    """The "key  value" lines `gan data show` prints to stdout (warnings go to stderr)."""
     return dict(line.split(None, 1) for line in output.strip().splitlines())
 
 
@@ -33,7 +34,7 @@ def test_show_writes_a_grid_and_prints_what_the_model_will_see(tmp_path):
     args = ["show", "dataset=image_folder", f"dataset.path={tmp_path / 'pics'}", "dataset.resolution=16"]
     result = runner.invoke(data_app, [*args, "-n", "4"])
     assert result.exit_code == 0, result.output
-    info = lines(result.output)
+    info = lines(result.stdout)
     assert info["count"] == "6" and info["shape"] == "3 x 16 x 16"
     assert info["range"] == "[-1.000, 1.000]" and info["classes"] == "2: blue (3), red (3)"
     grid = Image.open(tmp_path / "data_image_folder.png")
@@ -47,9 +48,9 @@ def test_show_writes_a_grid_and_prints_what_the_model_will_see(tmp_path):
 def test_show_toy_points_as_a_scatter_and_mnist_classes(tmp_path):
     result = runner.invoke(data_app, ["show", "dataset=ring8", "dataset.n=300", "--out", "ring.png"])
     assert result.exit_code == 0, result.output
-    assert lines(result.output)["shape"] == "2" and Image.open(tmp_path / "ring.png").size == (512, 512)
+    assert lines(result.stdout)["shape"] == "2" and Image.open(tmp_path / "ring.png").size == (512, 512)
     result = runner.invoke(data_app, ["show", "dataset=mnist", "dataset.download=false", "-n", "9"])
-    info = lines(result.output)
+    info = lines(result.stdout)
     assert info["count"] == "10000" and info["shape"] == "1 x 32 x 32"
     assert info["classes"].startswith("10: 0 (980), 1 (1135)")
 
