@@ -169,3 +169,53 @@ def test_a_table_folder_with_a_foreign_record_is_one_line(gan, tmp_path):
     (tmp_path / "reproduce.yaml").write_text("protocol: tiny\nseeds: 2\n")
     result = gan("reproduce", "--table", str(tmp_path))
     assert result.exit_code == 2 and "is not a record gan reproduce wrote" in result.output
+
+
+@pytest.mark.slow
+def test_seeds_added_later_pool_into_one_table(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY_PROTOCOL)
+    first = run_gan("reproduce", "tiny.yaml", "--seeds", "1", "--rows", "plain", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    (old,) = (tmp_path / "outputs" / "reproduce" / "tiny").glob("*/*")
+    more = run_gan(
+        "reproduce", "tiny.yaml", "--seeds", "2", "--first-seed", "1", "hydra.sweep.dir=more", cwd=tmp_path
+    )
+    assert more.returncode == 0, more.stderr
+    new = tmp_path / "more"
+    assert "| plain | 2/2 |" in (new / "reproduce.md").read_text()
+    seeds = [OmegaConf.load(run / ".hydra" / "config.yaml").seed for run in sorted(new.glob("[0-9]"))]
+    assert seeds == [1, 1, 2, 2]
+
+    pooled = run_gan("reproduce", "--table", str(old), "--table", str(new), cwd=tmp_path)
+    assert pooled.returncode == 0, pooled.stderr
+    table = (old / "reproduce.md").read_text()
+    runs = [old / "0", new / "0", new / "2"]
+    values = [final_record(run)["high_quality_pct"] for run in runs]
+    (line,) = [line for line in table.splitlines() if line.startswith("| plain | 3/3 |")]
+    assert float(line.split(" | ")[-1].partition(" ± ")[0]) == pytest.approx(
+        statistics.mean(values), rel=1e-3
+    )
+    assert "| Packed 2 | 2/2 |" in table and "over seeds 0–2" in table
+    assert "`gan reproduce tiny.yaml --budget short --seeds 1 --rows plain`; " in table
+    assert "`gan reproduce tiny.yaml --budget short --seeds 2 --first-seed 1`" in table
+    assert "![plain](0/samples/final.png)" in table
+
+    twice = run_gan("reproduce", "--table", str(new), "--table", str(new), cwd=tmp_path)
+    assert twice.returncode == 2 and "pool each seed once" in twice.stderr
+    record = OmegaConf.load(new / "reproduce.yaml")
+    record.budget = "paper"
+    OmegaConf.save(record, new / "reproduce.yaml")
+    mixed = run_gan("reproduce", "--table", str(old), "--table", str(new), cwd=tmp_path)
+    assert mixed.returncode == 2 and "their budget differ" in mixed.stderr
+
+
+def test_seed_ranges_print_as_a_span_and_others_as_a_list():
+    from gan_cli.commands.reproduce import seed_text
+
+    assert [seed_text(s) for s in ([0, 1, 2], [2, 0, 1, 1], [0, 1], [0, 2, 5], [4])] == [
+        "0–2",
+        "0–2",
+        "0, 1",
+        "0, 2, 5",
+        "4",
+    ]
