@@ -69,6 +69,20 @@ def test_the_networks_follow_the_paper_from_8x8_to_the_resolution():
     assert model.generate(Inputs({"z": torch.randn(2, 8)})).shape == (2, 3, 32, 32)
 
 
+def test_glorot_init_lets_g_depend_on_z_from_the_start():
+    z = torch.rand(32, 8) * 2 - 1
+    spread = {}
+    for init in ("glorot", "default"):
+        torch.manual_seed(0)
+        model = tiny_began(init=init)
+        with torch.no_grad():
+            spread[init] = model.generator(z).std(0).mean().item()  # per pixel, across z
+        layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+        assert all((m.bias == 0).all() for m in layers) == (init == "glorot")
+    # PyTorch's default keeps ~1/3 of the variance per conv: G's images hardly differ across z.
+    assert spread["glorot"] > 5 * spread["default"]
+
+
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 4, 4), (1, 16, 8), (2,)])
 def test_a_resolution_that_is_not_a_power_of_two_from_8_is_refused(shape):
     with pytest.raises(GanError, match="^began needs (a power-of-two resolution >= 8|square images)") as err:

@@ -27,7 +27,14 @@ z is drawn uniform in [-1, 1] as in the paper (``prior: uniform``: the run's Gau
 pushed through the normal CDF, which makes them exactly uniform), or left Gaussian
 (``prior: gaussian``). Not implemented: the refinements of the paper's section 3.5 (skip
 connections into the decoder blocks, vanishing residuals) and its halving of the learning rate
-when the convergence measure stalls; weights keep PyTorch's default initialisation.
+when the convergence measure stalls.
+
+The paper does not say how weights start. ``init: glorot`` is TensorFlow's default, which the
+authors' TensorFlow code and the well-known reimplementation (carpedm20/BEGAN-tensorflow) get:
+Glorot-uniform weights and zero biases, which keep the signal's variance through each 3x3
+conv. ``init: default`` keeps PyTorch's (weights within ±1/√fan_in, random biases), under which
+each conv keeps about a third of the variance: after G's seven convs its output hardly depends
+on z, so every sample starts as the same image.
 
 Only ``loss=began`` reads D's output as an energy: the other losses take a high score as "real"
 and would train the autoencoder to reconstruct fakes and not reals, which is not BEGAN, so the
@@ -39,6 +46,7 @@ as a trick set does: Hydra composes the model group before the loss group.)
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
@@ -52,6 +60,7 @@ from gan_cli.schema import PositiveInt
 from gan_cli.tricks.base import Trick
 
 BASE = 8  # the decoder's first and the encoder's last resolution (the paper's 8 x 8)
+Init = Literal["glorot", "default"]
 
 
 @MODELS.register("began")
@@ -64,6 +73,7 @@ class BEGAN(GAN):
         channels: PositiveInt = 64,  # n: maps per conv; D's encoder grows n, 2n, 3n, ... per halving
         block_convs: PositiveInt = 2,  # 3x3 conv + ELU layers per block (the paper: 2)
         prior: LatentPrior = "uniform",  # z ~ U[-1, 1]^h (the paper) or N(0, I)
+        init: Init = "glorot",  # every conv's and Linear's weights: glorot (TensorFlow's), default (PyTorch's)
     ):
         super().__init__()
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
@@ -80,6 +90,8 @@ class BEGAN(GAN):
             Encoder(d_channels, channels, z_dim, blocks, block_convs),
             Decoder(z_dim, channels, d_channels, blocks, block_convs),
         )
+        if init == "glorot":
+            self.apply(init_glorot)
 
     def generate(self, inputs: Inputs, ema: bool = True) -> torch.Tensor:
         # G's output is linear (as in the paper); images are clipped only when shown.
@@ -87,6 +99,13 @@ class BEGAN(GAN):
 
     def implied_tricks(self) -> list:
         return [EnergyScores(), *prior_tricks(self.prior)]
+
+
+def init_glorot(module: nn.Module) -> None:
+    """Glorot-uniform weights and zero biases: TensorFlow's default for its conv and dense layers."""
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
 
 
 def conv_block(width_in: int, width: int, convs: int) -> list[nn.Module]:
