@@ -51,7 +51,8 @@ def reproduce_command(
         ),
     ] = None,
     seeds: Annotated[
-        int | None, typer.Option(min=1, help="Seeds per row (0..N-1) \\[default: the protocol's].")
+        int | None,
+        typer.Option(min=1, help="Seeds per row, counted from --first-seed \\[default: the protocol's]."),
     ] = None,
     first_seed: Annotated[
         int,
