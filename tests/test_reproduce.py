@@ -156,12 +156,14 @@ def test_a_tiny_protocol_runs_its_rows_by_seeds_and_tables_the_means(tmp_path):
 @pytest.mark.slow
 def test_rows_picks_what_runs_and_what_the_table_shows(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY_PROTOCOL)
-    result = run_gan("reproduce", "tiny.yaml", "--seeds", "1", "--rows", "packed_2", cwd=tmp_path)
+    args = ["--seeds", "1", "--rows", "packed_2", "train.lr_g=0.001", "hydra.job.chdir=false"]
+    result = run_gan("reproduce", "tiny.yaml", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (sweep,) = (tmp_path / "outputs" / "reproduce" / "tiny").glob("*/*")
     table = (sweep / "reproduce.md").read_text()
     assert "| Packed 2 | 1/1 |" in table and "| plain |" not in table
-    assert "`gan reproduce tiny.yaml --budget short --seeds 1 --rows packed_2`" in table
+    # the command says how to rerun it: training overrides kept, Hydra's own left out
+    assert "`gan reproduce tiny.yaml --budget short --seeds 1 --rows packed_2 train.lr_g=0.001`" in table
     assert [p.name for p in sweep.iterdir() if p.is_dir()] == ["0"]
 
 

@@ -298,14 +298,14 @@ def header(protocol: Protocol, records: list[dict[str, Any]]) -> list[str]:
 
 
 def command(protocol: Protocol, record: dict[str, Any]) -> str:
-    """The ``gan reproduce`` call that made one folder."""
+    """The ``gan reproduce`` call that made one folder, with its training overrides."""
     seeds = record["seeds"]
     text = f"gan reproduce {protocol.name} --budget {record['budget']} --seeds {len(seeds)}"
     if seeds and seeds[0]:
         text += f" --first-seed {seeds[0]}"
     if len(record["rows"]) < len(record["published"]["rows"]):
         text += f" --rows {','.join(protocol.row(name).slug for name in record['rows'])}"
-    return text
+    return " ".join([text, *pooled_by(record, "overrides")])
 
 
 def markdown(
