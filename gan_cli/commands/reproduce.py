@@ -208,11 +208,14 @@ def show(folders: list[Path], console) -> None:
     console.print(f"table: {folders[0] / TABLE}", highlight=False)
 
 
+def training_overrides(record: dict[str, Any]) -> list[str]:
+    """The sweep's overrides that change training, not where or how its jobs ran (Hydra's own)."""
+    return [o for o in record["overrides"] if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+
+
 def pooled_by(record: dict[str, Any], key: str) -> Any:
-    """What must match to pool: the overrides that change training, not where or how jobs ran."""
-    if key != "overrides":
-        return record[key]
-    return [o for o in record[key] if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    """What must match to pool folders: the protocol, the budget, the training overrides."""
+    return training_overrides(record) if key == "overrides" else record[key]
 
 
 def aggregate(protocol: Protocol, folders: list[Path], records: list[dict[str, Any]]) -> list[Result]:
@@ -305,7 +308,7 @@ def command(protocol: Protocol, record: dict[str, Any]) -> str:
         text += f" --first-seed {seeds[0]}"
     if len(record["rows"]) < len(record["published"]["rows"]):
         text += f" --rows {','.join(protocol.row(name).slug for name in record['rows'])}"
-    return " ".join([text, *pooled_by(record, "overrides")])
+    return " ".join([text, *training_overrides(record)])
 
 
 def markdown(
