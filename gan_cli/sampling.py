@@ -77,14 +77,20 @@ def seeded_inputs(
 
 
 def evaluation(
-    model: GAN, inputs: Inputs, outputs: torch.Tensor, data: DataSource, held_out: DataSource | None = None
+    model: GAN,
+    inputs: Inputs,
+    outputs: torch.Tensor,
+    data: DataSource,
+    held_out: DataSource | None = None,
+    train: DataSource | None = None,
 ) -> Evaluation:
     """What the metrics are given for ``outputs`` generated from ``inputs``: the real data they
     should resemble (the model's ``reference`` of ``data``), their classes, their targets, the
-    data held out of training, and the model's classifier."""
+    data held out of training (``dataset.limit``) and the data trained on, and the model's
+    classifier."""
     classify = model.classify if model.classifies else None
     return Evaluation(
-        outputs, model.reference(data), inputs.labels, inputs, inputs.targets, held_out, classify
+        outputs, model.reference(data), inputs.labels, inputs, inputs.targets, held_out, train, classify
     )
 
 

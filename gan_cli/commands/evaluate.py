@@ -115,14 +115,14 @@ def evaluate_checkpoint(
         )
     has_ema = getattr(parts.model, "ema_generator", None) is not None
     # Inputs that are images come from held-out data when the run trained on a subset.
-    _, held_out = split_off(data, cfg["dataset"].get("limit"))
+    trained_on, held_out = split_off(data, cfg["dataset"].get("limit"))
     unseen = held_out if held_out is not None else data
     labels = sampling.class_labels(parts.model, n, None)  # a conditional model: the classes in turn
     inputs = parts.inputs(n, torch.Generator().manual_seed(seed), target, labels, data=unseen)
     outputs = torch.cat(
         [sampling.generate(parts.model, part, ema) for part in inputs.batches(sampling.BATCH)]
     )
-    ev = sampling.evaluation(parts.model, inputs, outputs, data, held_out)
+    ev = sampling.evaluation(parts.model, inputs, outputs, data, held_out, trained_on)
     results: dict[str, float] = {}
     protocol: dict[str, Any] = {}
     with evaluation_notes():

@@ -18,7 +18,7 @@ class Evaluation:
     known (what a conditional model was asked for, a translation's source class); the ``inputs``
     they came from; ``targets``, what each output should have been, where the task says
     (paired translation, super-resolution); ``held_out``, the real data the run did not train
-    on (``dataset.limit``); and ``classify``, the model's classifier of real images where it has
+    on (``dataset.limit``), and ``train``, the data it trained on; and ``classify``, the model's classifier of real images where it has
     one (the semi-supervised GAN's D)."""
 
     outputs: torch.Tensor
@@ -27,6 +27,7 @@ class Evaluation:
     inputs: Inputs | None = None
     targets: torch.Tensor | None = None
     held_out: DataSource | None = None
+    train: DataSource | None = None
     classify: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 

@@ -240,7 +240,7 @@ class Run:
         if not self.parts.metrics or not self.folder.main:
             return {}
         outputs = generate(self.model, self.eval_inputs)
-        ev = evaluation(self.model, self.eval_inputs, outputs, self.data, self.held_out)
+        ev = evaluation(self.model, self.eval_inputs, outputs, self.data, self.held_out, self.train_data)
         results = {k: v for metric in self.parts.metrics for k, v in metric(ev).items()}
         if results:
             self.folder.record({"step": step, **results})
