@@ -208,6 +208,11 @@ class TrickSet:
                     f"{t.registered_name} scores samples of its own with D, but {reshaping[0]} changes "
                     "the shape of what D sees: they cannot be combined"
                 )
+        choosers = [t.registered_name for t in self.tricks if t.acts_through("g_discriminator")]
+        if len(choosers) > 1:
+            raise GanError(
+                f"{choosers[0]} and {choosers[1]} each choose the D of G's update: they cannot be combined"
+            )
         not_called = model.step_class.hooks_not_called
         for t in self.tricks:
             hooks = [h for h in not_called if t.acts_through(h)]

@@ -43,7 +43,8 @@ from gan_cli.tricks.base import Phase, Trick
 
 
 class LookAheadDiscriminator(nn.Module):
-    """D evaluated at the unrolled parameters (and copies of its buffers)."""
+    """D evaluated at other parameters than its own (the unrolled ones, or a kept copy) and copies
+    of its buffers."""
 
     def __init__(self, discriminator: nn.Module, tensors: dict[str, torch.Tensor]):
         super().__init__()
