@@ -18,8 +18,8 @@ class Evaluation:
     known (what a conditional model was asked for, a translation's source class); the ``inputs``
     they came from; ``targets``, what each output should have been, where the task says
     (paired translation, super-resolution); ``held_out``, the real data the run did not train
-    on (``dataset.limit``), and ``train``, the data it trained on; and ``classify``, the model's classifier of real images where it has
-    one (the semi-supervised GAN's D)."""
+    on (``dataset.limit``), and ``train``, the data it trained on; and ``classify``, the model's
+    classifier of real images where it has one (the semi-supervised GAN's D)."""
 
     outputs: torch.Tensor
     data: DataSource

@@ -4,9 +4,9 @@ gan-cli's step alternates: D's update(s) first, then G's against the D they left
 codes instead update both from one forward pass — Metz et al.'s unrolled-GAN notebook (poolio/
 unrolled_gan, whose toy setting VEEGAN's Table 1 reuses) runs ``sess.run([g_train_op,
 d_train_op])`` — so both gradients are taken at the same point (θ_D, θ_G). The two schemes are
-different games: simultaneous gradient play is the one known to cycle around a mode mixture
-rather than settle (Mescheder et al. 2017, "The Numerics of GANs"), and it is what the published
-plain-GAN toy rows were trained with.
+different games: simultaneous gradient play is the one known to circle around an equilibrium
+rather than settle (Mescheder et al. 2017, "The Numerics of GANs"), and it is how the notebook
+trained the plain GAN it shows hopping between modes.
 
 This trick restores it without touching the step: at each step's first D phase it keeps a copy
 of D's parameters and buffers, and G's phase is scored by D at that copy
