@@ -181,6 +181,7 @@ TINY_TRICKS: dict[str, dict[str, Any]] = {
     "r1": {},
     "r2": {},
     "spectral_norm": {"generator": True},
+    "simultaneous": {},
     "sphere_latent": {},
     "top_k": {"anneal_steps": 1},
     "ttur": {},
