@@ -5,7 +5,7 @@ import torch
 
 from gan_cli.datasets.base import Batch
 from gan_cli.errors import GanError
-from gan_cli.tricks.base import TrickSet
+from gan_cli.tricks.base import Phase, TrickSet
 from tests.conftest import tiny_mlp, trick
 from tests.test_steps import adversarial_step
 
@@ -37,3 +37,11 @@ def test_two_tricks_that_choose_gs_d_are_refused():
     both = TrickSet([trick("simultaneous"), trick("unrolled", k=1)])
     with pytest.raises(GanError, match="simultaneous and unrolled each choose the D of G's update"):
         both.check(model, None)
+
+
+def test_gs_phase_without_a_d_phase_in_its_step_is_refused_in_one_line():
+    model = tiny_mlp()
+    kept = trick("simultaneous")
+    phase = Phase("g", 0, model, model.discriminator, torch.zeros(2, 2), torch.zeros(2, 2))
+    with pytest.raises(GanError, match="without a D phase in the same step"):
+        kept.g_discriminator(phase, None)

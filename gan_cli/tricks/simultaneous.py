@@ -33,17 +33,16 @@ class Simultaneous(Trick):
         self.kept: dict[int, tuple[int, dict[str, torch.Tensor]]] = {}  # id(D) -> (step, D's tensors)
 
     def d_outputs(self, phase: Phase) -> None:
-        if phase.name != "d" or self.kept.get(id(phase.D), (None,))[0] == phase.step:
+        kept = self.kept.get(id(phase.D))
+        if phase.name != "d" or (kept is not None and kept[0] == phase.step):
             return
-        if not isinstance(phase.D, nn.Module):
-            raise GanError("simultaneous keeps a copy of D's parameters, but this step's D is not a module")
         tensors = {
             name: t.detach().clone() for name, t in (*phase.D.named_parameters(), *phase.D.named_buffers())
         }
         self.kept[id(phase.D)] = (phase.step, tensors)
 
     def g_discriminator(self, phase: Phase, loss) -> nn.Module | None:
-        step, tensors = self.kept[id(phase.D)]
-        if step != phase.step:
+        kept = self.kept.get(id(phase.D))
+        if kept is None or kept[0] != phase.step:
             raise GanError("simultaneous: G's phase came without a D phase in the same step")
-        return LookAheadDiscriminator(phase.D, tensors)
+        return LookAheadDiscriminator(phase.D, kept[1])
