@@ -376,12 +376,14 @@ class Probe(NamedTuple):
     targets: bool = False  # scores outputs against targets (here: the same images in another order)
     codes: bool = False  # reads the inputs' categorical code (here: the images' own classes)
     classifier: bool = False  # scores the model's classifier on held-out data (here: the probe data)
+    split: bool = False  # compares the run's training and held-out data (here: the probe data as both)
 
 
 PROBES = {
     "class_accuracy": Probe("digits", conditional=True),
     "cas": Probe("digits", {"real_labels": [20], "steps": 5}, conditional=True),
     "class_modes": Probe("digits"),
+    "copying": Probe("digits", split=True),
     "code_agreement": Probe("digits", codes=True),
     "fid": Probe("digits", {"reference_n": 256, "kid_subsets": 2, "kid_subset_size": 16}),
     # Inception-v3's weights are not shipped: the classifier's feature space stands in.
@@ -431,8 +433,10 @@ def test_a_metric_builds_from_its_yamls_and_gives_finite_numbers_or_nothing(name
         codes = None
         if probe.codes and data[kind].labels is not None:
             codes = Inputs({"category": data[kind].labels[:64]})
-        classifier = {"held_out": data[kind], "classify": brightness_classes} if probe.classifier else {}
-        record = metric(Evaluation(outputs, data[kind], labels, inputs=codes, targets=targets, **classifier))
+        real = {"held_out": data[kind], "classify": brightness_classes} if probe.classifier else {}
+        if probe.split:
+            real = {"held_out": data[kind], "train": data[kind]}
+        record = metric(Evaluation(outputs, data[kind], labels, inputs=codes, targets=targets, **real))
         assert isinstance(record, dict) and all_finite(record), (kind, record)
         assert record or kind == other, f"{name} gave nothing on the data it is probed with"
 
