@@ -1,5 +1,5 @@
 """The data-copying test: copies of training digits score near 1, unseen digits near 0.5, noise
-near 0, and a run without held-out data gets no number."""
+near 0, and a run without held-out data, or a translator, gets no number."""
 
 import pytest
 import torch
@@ -7,6 +7,7 @@ import torch
 from gan_cli.datasets.base import split_off
 from gan_cli.metrics.base import Evaluation
 from gan_cli.metrics.copying import nearer_fraction, nearest
+from gan_cli.models.inputs import Inputs
 from gan_cli.registry import METRICS
 
 
@@ -38,6 +39,9 @@ def test_a_run_without_held_out_data_gets_no_number(digits, halves):
     train, held_out = halves
     assert copying(train.samples[:50], digits, train, None) == {}
     assert copying(torch.zeros(50, 3, 8, 8), digits, train, held_out) == {}  # not the data's kind
+    translated = Evaluation(train.samples[:50], digits, inputs=Inputs({"source": train.samples[:50]}))
+    translated.train, translated.held_out = train, held_out
+    assert METRICS.build({"name": "copying"})(translated) == {}  # answers an image, not noise
 
 
 def test_distances_are_to_the_nearest_training_sample_in_rms_per_value(digits):

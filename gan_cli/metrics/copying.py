@@ -15,8 +15,8 @@ difference per value (images in [-1, 1]). Distances are in pixel space, the test
 setting: nothing learnt decides what counts as a copy. The paper's cell-by-cell version, which
 stops copying in one region from hiding behind underfitting in another, is not done here.
 
-Applies where the run held data out (``dataset.limit``): the held-out images are the unseen
-reals; the first as many of them as there are samples are used. Exact and deterministic.
+Applies to samples drawn from noise where the run held data out (``dataset.limit``): the
+held-out images are the unseen reals; the first as many of them as there are samples are used. Exact and deterministic.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ class DataCopying(Metric):
     def __call__(self, ev: Evaluation) -> dict[str, float]:
         if ev.train is None or ev.held_out is None or len(ev.outputs) < 2:
             return {}
+        if ev.inputs is not None and "z" not in ev.inputs.named:
+            return {}  # outputs that answer an image (a translation, a super-resolution), not noise
         fakes = ev.outputs.detach().float().flatten(1)
         unseen = ev.held_out.take(torch.arange(min(len(ev.held_out), len(fakes)))).flatten(1)
         if unseen.shape[1] != fakes.shape[1] or len(unseen) < 2:
-            return {}  # the samples are not of the data's kind (a translator's, a super-resolver's)
+            return {}  # the samples are not of the data's kind
         to_fakes = nearest(fakes, ev.train)
         to_unseen = nearest(unseen.to(fakes.device).float(), ev.train)
         return {
