@@ -342,6 +342,35 @@ def traversal(
     return images.cpu(), columns
 
 
+# ---------------------------------------------------------------- samples beside their nearest training images
+
+
+def training_images(cfg: dict, p: Plan) -> DataSource:
+    """The images the run trained on (``dataset.limit``'s subset where it had one), checked
+    against the samples of plan ``p`` before any is generated."""
+    from gan_cli.datasets.base import split_off
+    from gan_cli.training.loop import load_data
+
+    if not p.is_image:
+        raise GanError("--nearest shows images beside images; this model's samples are points")
+    train, _ = split_off(load_data(cfg), cfg["dataset"].get("limit"))
+    if tuple(train.shape) != p.shape:
+        raise GanError(
+            f"--nearest compares each sample with the training images, but this run's samples are "
+            f"{'×'.join(map(str, p.shape))} and its training images {'×'.join(map(str, train.shape))}"
+        )
+    return train
+
+
+def beside_nearest(samples: torch.Tensor, train: DataSource) -> torch.Tensor:
+    """Each sample followed by the training image nearest to it in pixels (the distance of
+    ``metrics.copying``): pairs for a grid that shows whether G draws its training images back."""
+    from gan_cli.metrics.copying import nearest
+
+    _, at = nearest(samples, train)
+    return torch.stack([samples, train.take(at.cpu()).to(samples)], 1).flatten(0, 1)
+
+
 # ---------------------------------------------------------------- writing
 
 

@@ -44,10 +44,12 @@ def test_a_run_without_held_out_data_gets_no_number(digits, halves):
     assert METRICS.build({"name": "copying"})(translated) == {}  # answers an image, not noise
 
 
-def test_distances_are_to_the_nearest_training_sample_in_rms_per_value(digits):
+def test_distances_are_to_the_nearest_training_sample_in_rms_per_value(digits, monkeypatch):
+    monkeypatch.setattr("gan_cli.metrics.copying.CHUNK", 2)  # the nearest found across chunks
     train = digits.subset(torch.arange(3))
-    queries = train.samples[[2]] + 0.1
-    assert nearest(queries, train).item() == pytest.approx(0.1, abs=1e-3)
+    queries = train.samples[[2, 0]] + 0.1
+    distance, at = nearest(queries, train)
+    assert distance.tolist() == pytest.approx([0.1, 0.1], abs=1e-3) and at.tolist() == [2, 0]
 
 
 def test_the_fraction_counts_ties_half():

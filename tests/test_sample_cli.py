@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from gan_cli import sampling
 from gan_cli.cli import app
+from gan_cli.datasets.base import split_off
 from gan_cli.errors import GanError
-from gan_cli.images import image_grid, stream_grid
-from gan_cli.training.loop import train
+from gan_cli.images import image_grid, stream_grid, to_uint8
+from gan_cli.training.loop import load_data, train
 from tests.conftest import ctrl_c_once_started, tiny_config
 
 runner = CliRunner()
@@ -245,3 +246,33 @@ def test_sigint_to_a_real_gan_sample_exits_130_and_leaves_no_folder(run, tmp_pat
     assert err.strip() == "error: interrupted; nothing was written"
     assert "Traceback" not in out + err
     assert list(tmp_path.iterdir()) == []  # neither pngs/ nor its hidden temporary folder
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """A 4-step DCGAN run folder trained on 50 digits (dataset.limit)."""
+    return trained(tmp_path_factory, "limited", "dataset.limit=50")
+
+
+def test_nearest_pairs_each_sample_with_the_closest_training_image(digits):
+    train, held_out = split_off(digits, 200)
+    samples = held_out.samples[:6]
+    pairs = sampling.beside_nearest(samples, train)
+    assert torch.equal(pairs[0::2], samples)
+    closest = torch.cdist(samples.flatten(1), train.samples.flatten(1)).argmin(1)
+    assert torch.equal(pairs[1::2], train.samples[closest])
+
+
+def test_nearest_draws_the_partners_from_the_run_s_training_subset(limited, here):
+    done = gan("sample", "--ckpt", limited, "--nearest", "-n", "8", "-o", "pairs.png")
+    assert done.exit_code == 0 and "each beside its nearest training image" in done.output, done.output
+    cfg = torch.load(limited / "checkpoints" / "last.pt", weights_only=False)["config"]
+    train, _ = split_off(load_data(cfg), 50)
+    subset = {bytes(image) for image in to_uint8(train.samples)}
+    with Image.open("pairs.png") as grid:
+        assert grid.size == (2 + 6 * 18, 2 + 3 * 18)  # 8 pairs, 3 to a row (as 8 samples would lie)
+        cells = np.asarray(grid.convert("L"))
+    partners = [cells[2 + 18 * (i // 6) :][:16, 2 + 18 * (i % 6) :][:, :16] for i in range(1, 16, 2)]
+    assert all(bytes(p[..., None]) in subset for p in partners)
+    refused(gan("sample", "--ckpt", limited, "--nearest", "-f", "npz"), "--nearest writes one grid picture")
+    assert sorted(p.name for p in here.iterdir()) == ["pairs.png"]

@@ -10,6 +10,7 @@ written over.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -70,6 +71,14 @@ def sample_command(
             "the code from -2 to 2 across N / categories columns."
         ),
     ] = None,
+    nearest: Annotated[
+        bool,
+        typer.Option(
+            "--nearest",
+            help="Each sample beside the training image nearest to it in pixels (the run's training "
+            "subset under dataset.limit): does G copy its data? One grid picture of pairs.",
+        ),
+    ] = False,
 ) -> None:
     """Generate samples from a checkpoint.
 
@@ -88,8 +97,10 @@ def sample_command(
       gan sample --ckpt last.pt --mix -n 16 --truncation 0.7   # StyleGAN: 4 × 4 style mixes
 
       gan sample --ckpt last.pt --vary c1 -n 100             # InfoGAN: 10 categories × 10 values of c1
+
+      gan sample --ckpt last.pt --nearest -n 32              # each sample beside its nearest training image
     """
-    typer.echo(sample(ckpt, n, seed, out, fmt, device, truncation, ema, label, mix, vary))
+    typer.echo(sample(ckpt, n, seed, out, fmt, device, truncation, ema, label, mix, vary, nearest))
 
 
 def sample(
@@ -104,9 +115,13 @@ def sample(
     label: int | None,
     mix: bool,
     vary: str | None = None,
+    nearest: bool = False,
 ) -> str:
     """Write the samples; returns the line saying what was written where."""
+    import torch
+
     from gan_cli import sampling
+    from gan_cli.commands.evaluate import evaluation_notes
     from gan_cli.training import checkpoint
     from gan_cli.training.devices import OPTION, pick_device
 
@@ -120,12 +135,14 @@ def sample(
         raise GanError(
             "--vary writes one grid picture of its own; leave out --format, --mix, --label and --truncation"
         )
+    if nearest and (fmt != "grid" or mix or vary is not None):
+        raise GanError("--nearest writes one grid picture of pairs; leave out --format, --mix and --vary")
     truncation = sampling.truncation_value(truncation)
     ckpt = checkpoint.resolve_path(ckpt)
-    kind = "mix" if mix else f"vary_{vary}" if vary is not None else "sample"
+    kind = "mix" if mix else f"vary_{vary}" if vary is not None else "nearest" if nearest else "sample"
     target = sampling.output_path(ckpt, out, n, seed, fmt, kind)
     chosen = pick_device(device, OPTION)
-    parts, _ = sampling.load_run(ckpt)
+    parts, state = sampling.load_run(ckpt)
     if vary is not None:
         images, columns = sampling.traversal(parts, vary, n, seed, chosen, ema)
         with ctrl_c_exits("nothing was written"):
@@ -139,6 +156,15 @@ def sample(
             sampling.write_planned(rows, plan, target, fmt)
         return f"wrote a style-mixing grid to {target}"
     plan = sampling.plan(parts, n, chosen, truncation, ema, label)
+    if nearest:
+        pairs = replace(plan, count=2 * plan.count, nrow=2 * plan.nrow)
+        sampling.check_grid(pairs)
+        with evaluation_notes():  # the dataset's warnings, worded for a finished run
+            train = sampling.training_images(state["config"], plan)
+        samples = torch.cat(list(sampling.chunks(parts, plan, seed, chosen, truncation, ema, label)))
+        with ctrl_c_exits("nothing was written"):
+            sampling.write(sampling.beside_nearest(samples, train), target, fmt, pairs.nrow)
+        return f"wrote {plan.count} samples, each beside its nearest training image, to {target}"
     if fmt == "grid":
         sampling.check_grid(plan)
     samples = sampling.chunks(parts, plan, seed, chosen, truncation, ema, label)

@@ -41,8 +41,8 @@ class DataCopying(Metric):
         unseen = ev.held_out.take(torch.arange(min(len(ev.held_out), len(fakes)))).flatten(1)
         if unseen.shape[1] != fakes.shape[1] or len(unseen) < 2:
             return {}  # the samples are not of the data's kind
-        to_fakes = nearest(fakes, ev.train)
-        to_unseen = nearest(unseen.to(fakes.device).float(), ev.train)
+        to_fakes, _ = nearest(fakes, ev.train)
+        to_unseen, _ = nearest(unseen.to(fakes.device).float(), ev.train)
         return {
             "copy_auc": nearer_fraction(to_fakes, to_unseen),
             "nn_train_fake": float(to_fakes.median()),
@@ -50,14 +50,18 @@ class DataCopying(Metric):
         }
 
 
-def nearest(queries: torch.Tensor, train: DataSource) -> torch.Tensor:
-    """Each query's RMS difference per value to its nearest training sample."""
+def nearest(queries: torch.Tensor, train: DataSource) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each query's RMS difference per value to its nearest training sample, and that sample's index."""
     queries = queries.flatten(1)
     best = torch.full((len(queries),), float("inf"), device=queries.device)
+    at = torch.zeros(len(queries), dtype=torch.long, device=queries.device)
     for chunk in torch.arange(len(train)).split(CHUNK):
         samples = train.take(chunk).flatten(1).to(queries.device).float()
-        best = torch.minimum(best, torch.cdist(queries, samples).min(1).values)
-    return best / queries.shape[1] ** 0.5
+        closest = torch.cdist(queries, samples).min(1)
+        nearer = closest.values < best
+        best = torch.where(nearer, closest.values, best)
+        at = torch.where(nearer, chunk.to(queries.device)[closest.indices], at)
+    return best / queries.shape[1] ** 0.5, at
 
 
 def nearer_fraction(a: torch.Tensor, b: torch.Tensor) -> float:
