@@ -6,7 +6,7 @@ import torch
 
 from gan_cli.datasets.base import split_off
 from gan_cli.metrics.base import Evaluation
-from gan_cli.metrics.copying import nearer_fraction, nearest
+from gan_cli.metrics.copying import comparable, nearer_fraction, nearest
 from gan_cli.models.inputs import Inputs
 from gan_cli.registry import METRICS
 
@@ -55,3 +55,8 @@ def test_distances_are_to_the_nearest_training_sample_in_rms_per_value(digits, m
 def test_the_fraction_counts_ties_half():
     assert nearer_fraction(torch.tensor([1.0, 3.0]), torch.tensor([2.0])) == 0.5
     assert nearer_fraction(torch.tensor([2.0]), torch.tensor([2.0, 5.0])) == 0.75
+
+
+def test_images_of_any_size_are_compared_at_32_pixels_and_points_as_they_are():
+    assert comparable(torch.zeros(2, 3, 128, 128)).shape == (2, 3 * 32 * 32)
+    assert comparable(torch.zeros(5, 2)).shape == (5, 2)

@@ -15,19 +15,22 @@ difference per value (images in [-1, 1]). Distances are in pixel space, the test
 setting: nothing learnt decides what counts as a copy. The paper's cell-by-cell version, which
 stops copying in one region from hiding behind underfitting in another, is not done here.
 
-Applies to samples drawn from noise where the run held data out (``dataset.limit``): the
-held-out images are the unseen reals; the first as many of them as there are samples are used. Exact and deterministic.
+Images are compared at 32×32 (``SIZE``): a copy is still a copy there, and the metric, which runs
+at every evaluation, costs what it costs on MNIST whatever the resolution. Applies to samples
+drawn from noise where the run held data out (``dataset.limit``): the held-out images are the
+unseen reals; the first as many of them as there are samples are used. Exact and deterministic.
 """
 
 from __future__ import annotations
 
 import torch
 
-from gan_cli.datasets.base import DataSource
+from gan_cli.datasets.base import DataSource, to_resolution
 from gan_cli.metrics.base import Evaluation, Metric
 from gan_cli.registry import METRICS
 
 CHUNK = 1000  # training images compared at a time
+SIZE = 32  # images are compared at this resolution
 
 
 @METRICS.register("copying")
@@ -37,12 +40,12 @@ class DataCopying(Metric):
             return {}
         if ev.inputs is not None and "z" not in ev.inputs.named:
             return {}  # outputs that answer an image (a translation, a super-resolution), not noise
-        fakes = ev.outputs.detach().float().flatten(1)
-        unseen = ev.held_out.take(torch.arange(min(len(ev.held_out), len(fakes)))).flatten(1)
-        if unseen.shape[1] != fakes.shape[1] or len(unseen) < 2:
+        fakes = ev.outputs.detach()
+        unseen = ev.held_out.take(torch.arange(min(len(ev.held_out), len(fakes))))
+        if unseen.shape[1:] != fakes.shape[1:] or len(unseen) < 2:
             return {}  # the samples are not of the data's kind
         to_fakes, _ = nearest(fakes, ev.train)
-        to_unseen, _ = nearest(unseen.to(fakes.device).float(), ev.train)
+        to_unseen, _ = nearest(unseen.to(fakes.device), ev.train)
         return {
             "copy_auc": nearer_fraction(to_fakes, to_unseen),
             "nn_train_fake": float(to_fakes.median()),
@@ -51,17 +54,24 @@ class DataCopying(Metric):
 
 
 def nearest(queries: torch.Tensor, train: DataSource) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each query's RMS difference per value to its nearest training sample, and that sample's index."""
-    queries = queries.flatten(1)
+    """Each query's RMS difference per value (images at ``SIZE``) to its nearest training sample,
+    and that sample's index."""
+    queries = comparable(queries)
     best = torch.full((len(queries),), float("inf"), device=queries.device)
     at = torch.zeros(len(queries), dtype=torch.long, device=queries.device)
     for chunk in torch.arange(len(train)).split(CHUNK):
-        samples = train.take(chunk).flatten(1).to(queries.device).float()
+        samples = comparable(train.take(chunk).to(queries.device))
         closest = torch.cdist(queries, samples).min(1)
         nearer = closest.values < best
         best = torch.where(nearer, closest.values, best)
         at = torch.where(nearer, chunk.to(queries.device)[closest.indices], at)
     return best / queries.shape[1] ** 0.5, at
+
+
+def comparable(x: torch.Tensor) -> torch.Tensor:
+    """Samples as the rows compared: images at ``SIZE``, anything else as it is."""
+    x = x.float()
+    return (to_resolution(x, SIZE) if x.dim() == 4 else x).flatten(1)
 
 
 def nearer_fraction(a: torch.Tensor, b: torch.Tensor) -> float:
