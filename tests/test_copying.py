@@ -58,5 +58,10 @@ def test_the_fraction_counts_ties_half():
 
 
 def test_images_of_any_size_are_compared_at_32_pixels_and_points_as_they_are():
-    assert comparable(torch.zeros(2, 3, 128, 128)).shape == (2, 3 * 32 * 32)
-    assert comparable(torch.zeros(5, 2)).shape == (5, 2)
+    grey = comparable(torch.full((2, 3, 128, 128), 0.5))
+    assert grey.shape == (2, 3 * 32 * 32) and torch.allclose(grey, torch.tensor(0.5))
+    digit = torch.rand(1, 1, 28, 28) * 2 - 1  # 28 -> 32 pads with black and keeps every pixel
+    padded = comparable(digit).view(1, 1, 32, 32)
+    assert torch.equal(padded[..., 2:30, 2:30], digit) and (padded[..., :2, :] == -1).all()
+    points = torch.randn(5, 2)
+    assert torch.equal(comparable(points), points)
