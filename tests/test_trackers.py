@@ -84,7 +84,11 @@ def wandb_records(path) -> list:
 
 def wandb_run(run_dir, index: int = 0) -> dict:
     """One offline W&B run of ``run_dir`` (in start order): id, name, project, config, history
-    (step → {key: value}), exit code."""
+    (step → {key: value}), exit code. W&B's service process writes the file and closes it only
+    after ``finish`` has returned; ``teardown`` waits for that, as the CLI's exit does."""
+    import wandb
+
+    wandb.teardown()
     folders = sorted((run_dir / "wandb").glob("offline-run-*"))
     records = wandb_records(next(folders[index].glob("run-*.wandb")))
     run = {"config": {}, "history": {}, "exit_code": None, "folder": folders[index]}
