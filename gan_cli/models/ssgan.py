@@ -16,8 +16,7 @@ its real-vs-fake logit is log Z (``forward``). Hence:
 The authors' MNIST networks: D an MLP 1000-500-250-250-250 with weight-normalized layers
 (initialised from the data so each unit starts at zero mean and unit variance), ReLU, and
 Gaussian noise on the input (σ 0.3 of the [0, 1] pixel scale, so 0.6 here) and after each
-hidden layer (σ 0.5); G an MLP 500-500 with batch norm (a learnt shift, no learnt scale) and
-softplus from 100 uniform inputs.
+hidden layer (σ 0.5); G an MLP 500-500 with batch norm and softplus from 100 uniform inputs.
 Test error is read from a slow running average of D's weights (rate ``average_rate``, bias-
 corrected as Adam's moments are), with no noise. ``unsupervised_weight=0`` trains the same D
 as a plain classifier on the labelled images alone: the baseline.
@@ -147,24 +146,14 @@ class ClassifierAverage(Trick):
         self.average.load_state_dict(state["weights"])
 
 
-def shift_only_batch_norm(width: int) -> nn.BatchNorm1d:
-    """Batch norm that learns a shift but no scale (its scale stays 1), as the authors' G's
-    (``batch_norm(..., g=None)``): G's hidden units keep unit variance throughout."""
-    norm = nn.BatchNorm1d(width)
-    norm.weight.requires_grad_(False)
-    return norm
-
-
 class Generator(nn.Module):
     def __init__(self, z_dim: int, widths: list[int], shape: tuple[int, ...]):
         super().__init__()
         layers: list[nn.Module] = []
         for i, width in enumerate(widths):
-            layers += [
-                nn.Linear(widths[i - 1] if i else z_dim, width),
-                shift_only_batch_norm(width),
-                nn.Softplus(),
-            ]
+            # Batch norm with a learnt scale, where the authors' has none: without it this G
+            # collapsed in each of four runs (docs/semi_supervised.md).
+            layers += [nn.Linear(widths[i - 1] if i else z_dim, width), nn.BatchNorm1d(width), nn.Softplus()]
         layers += [WeightNormLinear(widths[-1], math.prod(shape)), nn.Tanh(), nn.Unflatten(1, shape)]
         self.net = nn.Sequential(*layers)
 
