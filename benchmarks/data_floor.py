@@ -38,11 +38,17 @@ def fids(pool: DataSource, net: Extractor, real: dict, n: int, draws: int) -> li
     return values
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a run folder or checkpoint: its dataset, FID metric and eval.n")
-    parser.add_argument("--limit", type=int, action="append", help="subset sizes (default: the run's)")
-    parser.add_argument("--draws", type=int, default=5, help="draws of eval.n images per row")
+    parser.add_argument("--limit", type=positive, action="append", help="subset sizes (default: the run's)")
+    parser.add_argument("--draws", type=positive, default=5, help="draws of eval.n images per row")
     args = parser.parse_args()
     parts, state = load_run(resolve_path(args.run))
     cfg = state["config"]
@@ -54,16 +60,15 @@ def main() -> None:
     if net is None:
         raise GanError(f"{args.run} trains on points, not images: FID does not apply")
     real = reference(data, net, metric.root, metric.reference_n)
-    limits = args.limit or [cfg["dataset"].get("limit")]
+    limits = [x for x in args.limit or [cfg["dataset"].get("limit")] if x is not None]
+    pools = {f"all {len(data)}": data, **{f"dataset.limit={x}": split_off(data, x)[0] for x in limits}}
     print(
         f"fid_{net.name} of {n} real images against the run's reference ({real['n']} images), {args.draws} draws"
     )
-    for limit in [None, *(x for x in limits if x)]:
-        pool = data if limit is None else split_off(data, limit)[0]
+    for source, pool in pools.items():
         values = fids(pool, net, real, n, args.draws)
         mean = sum(values) / len(values)
         spread = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1) / len(values))
-        source = f"all {len(data)}" if limit is None else f"dataset.limit={limit}"
         print(
             f"  drawn from {source:<22} {mean:8.3f} ± {spread:.3f}   ({', '.join(f'{v:.3f}' for v in values)})"
         )
