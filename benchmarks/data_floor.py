@@ -13,10 +13,10 @@ reachable from 100 or 1000 digits at all.
 from __future__ import annotations
 
 import argparse
-import math
 
 import torch
 
+from gan_cli.commands.report import mean_se
 from gan_cli.datasets.base import DataSource, split_off
 from gan_cli.errors import GanError
 from gan_cli.metrics.extractors import image_extractor
@@ -67,10 +67,9 @@ def main() -> None:
     )
     for source, pool in pools.items():
         values = fids(pool, net, real, n, args.draws)
-        mean = sum(values) / len(values)
-        spread = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1) / len(values))
+        mean, spread = mean_se(values)
         print(
-            f"  drawn from {source:<22} {mean:8.3f} ± {spread:.3f}   ({', '.join(f'{v:.3f}' for v in values)})"
+            f"  drawn from {source:<22} {mean:8.3f} ± {spread or 0:.3f}   ({', '.join(f'{v:.3f}' for v in values)})"
         )
 
 

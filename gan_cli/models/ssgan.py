@@ -151,8 +151,8 @@ class Generator(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i, width in enumerate(widths):
-            # Batch norm with a learnt scale, where the authors' has none: without it this G
-            # collapsed in each of four runs (docs/semi_supervised.md).
+            # Batch norm with a learnt scale, where the authors' has none: without it D won
+            # outright in 9 of 10 runs, with the authors' other G choices too (docs/semi_supervised.md).
             layers += [nn.Linear(widths[i - 1] if i else z_dim, width), nn.BatchNorm1d(width), nn.Softplus()]
         layers += [WeightNormLinear(widths[-1], math.prod(shape)), nn.Tanh(), nn.Unflatten(1, shape)]
         self.net = nn.Sequential(*layers)
